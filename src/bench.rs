@@ -1,0 +1,1 @@
+//! The read-vs-mmap experiment behind `mmkit bench`. (Stub: benchmark issue.)

@@ -1,0 +1,335 @@
+//! Command-line definitions for the record-file commands: split, join,
+//! check, copy, gen, demo. The work is done in the library modules.
+
+use crate::error::{Result, exit};
+use crate::layout::LayoutOpts;
+use crate::output::WriteMode;
+use crate::size::{from_str_size, parse_u64};
+use crate::window::WindowOpts;
+use argh::FromArgs;
+use std::path::PathBuf;
+
+fn num_arg(s: &str) -> std::result::Result<u64, String> {
+    parse_u64(s).map_err(|e| e.msg)
+}
+
+/// Adds the layout flags (shared by split, join, check and gen) to a
+/// command struct; argh has no flattening.
+macro_rules! with_layout_flags {
+    ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$m])*
+        pub struct $name {
+            $($body)*
+            /// record layout: auto (pcap if the magic says so, else seed), seed, pcap or custom
+            #[argh(option, default = "String::from(\"auto\")")]
+            pub layout: String,
+            /// byte order of the record header fields: le (default) or be
+            #[argh(option)]
+            pub endian: Option<String>,
+            /// the length field counts the record header too (default: payload only)
+            #[argh(switch)]
+            pub len_includes_header: bool,
+            /// file header length in bytes (seed: 136)
+            #[argh(option, from_str_fn(from_str_size))]
+            pub header_len: Option<u64>,
+            /// record header length in bytes (seed: 12)
+            #[argh(option, from_str_fn(num_arg))]
+            pub rec_header_len: Option<u64>,
+            /// offset of the length field in the record header (seed: 8)
+            #[argh(option, from_str_fn(num_arg))]
+            pub len_offset: Option<u64>,
+            /// width of the length field: 1, 2, 4 or 8 (default 4)
+            #[argh(option, from_str_fn(num_arg))]
+            pub len_width: Option<u64>,
+            /// byte order of the length field (default: --endian)
+            #[argh(option)]
+            pub len_endian: Option<String>,
+            /// magic (sync word) every record header starts with (seed: 0xEB90146F)
+            #[argh(option, from_str_fn(num_arg))]
+            pub magic: Option<u64>,
+            /// offset of the magic in the record header (default 0)
+            #[argh(option, from_str_fn(num_arg))]
+            pub magic_offset: Option<u64>,
+            /// width of the magic: 1, 2, 4 or 8 (default 4)
+            #[argh(option, from_str_fn(num_arg))]
+            pub magic_width: Option<u64>,
+            /// do not check a magic
+            #[argh(switch)]
+            pub no_magic: bool,
+            /// largest sane record, header included (default 64M; pcap: from the snaplen)
+            #[argh(option, from_str_fn(from_str_size))]
+            pub max_record: Option<u64>,
+            /// accept records with an empty payload
+            #[argh(switch)]
+            pub allow_empty: bool,
+        }
+
+        impl $name {
+            pub fn layout_opts(&self) -> LayoutOpts {
+                LayoutOpts {
+                    layout: self.layout.clone(),
+                    endian: self.endian.clone(),
+                    len_includes_header: self.len_includes_header,
+                    header_len: self.header_len,
+                    rec_header_len: self.rec_header_len,
+                    len_offset: self.len_offset,
+                    len_width: self.len_width,
+                    len_endian: self.len_endian.clone(),
+                    magic: self.magic,
+                    magic_offset: self.magic_offset,
+                    magic_width: self.magic_width,
+                    no_magic: self.no_magic,
+                    max_record: self.max_record,
+                    allow_empty: self.allow_empty,
+                }
+            }
+        }
+    };
+}
+
+with_layout_flags! {
+    /// split a record file into pieces of at most --size bytes at record boundaries
+    #[derive(FromArgs, Debug)]
+    #[argh(subcommand, name = "split",
+        note = "Every piece is the file header plus whole records and never exceeds --size, except a single record larger than --size, which goes alone in its own piece (with a warning). Pieces are named PREFIX.NNNN.EXT (EXT from the input name), numbered from 0000, written under a temporary name and renamed when complete.",
+        example = "mmkit split capture.pcap -o /mnt/usb --size 100M")]
+    pub struct SplitArgs {
+        /// the input file (opened read-only)
+        #[argh(positional)]
+        pub input: PathBuf,
+        /// output directory (default: the current directory)
+        #[argh(option, short = 'o', default = "PathBuf::from(\".\")")]
+        pub out_dir: PathBuf,
+        /// largest piece: K/M/G = 1024^n, KB/MB/GB = 1000^n (default 100M)
+        #[argh(option, short = 's', default = "100 << 20", from_str_fn(from_str_size))]
+        pub size: u64,
+        /// piece name prefix (default: the input name without its extension)
+        #[argh(option)]
+        pub prefix: Option<String>,
+        /// how pieces are written: kernel (copy_file_range, default) or mmap
+        #[argh(option, default = "WriteMode::default()", from_str_fn(write_mode))]
+        pub write: WriteMode,
+        /// overwrite existing pieces
+        #[argh(switch, short = 'f')]
+        pub force: bool,
+        /// fsync each piece before renaming it into place
+        #[argh(switch)]
+        pub sync: bool,
+        /// print the pieces that would be written, write nothing
+        #[argh(switch, short = 'n')]
+        pub dry_run: bool,
+        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
+        #[argh(option, from_str_fn(from_str_size))]
+        pub window: Option<u64>,
+        /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
+        #[argh(switch)]
+        pub lock: bool,
+    }
+}
+
+with_layout_flags! {
+    /// join pieces back into one file, byte-identical to the original
+    #[derive(FromArgs, Debug)]
+    #[argh(subcommand, name = "join",
+        note = "All pieces must carry the same file header and walk cleanly; the header is written once, then each piece's records in the order given.",
+        example = "mmkit join capture.*.pcap -o capture.pcap")]
+    pub struct JoinArgs {
+        /// the pieces, in order
+        #[argh(positional, greedy)]
+        pub pieces: Vec<PathBuf>,
+        /// the output file
+        #[argh(option, short = 'o')]
+        pub output: PathBuf,
+        /// how the output is written: kernel (default) or mmap
+        #[argh(option, default = "WriteMode::default()", from_str_fn(write_mode))]
+        pub write: WriteMode,
+        /// overwrite an existing output
+        #[argh(switch, short = 'f')]
+        pub force: bool,
+        /// fsync the output before renaming it into place
+        #[argh(switch)]
+        pub sync: bool,
+        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
+        #[argh(option, from_str_fn(from_str_size))]
+        pub window: Option<u64>,
+        /// keep the current window resident (mlock)
+        #[argh(switch)]
+        pub lock: bool,
+    }
+}
+
+with_layout_flags! {
+    /// walk every record and report count, sizes, sequence gaps and damage
+    #[derive(FromArgs, Debug)]
+    #[argh(subcommand, name = "check",
+        note = "Exit status 0 when every file is clean, 3 when one is malformed (the report names the byte offset).",
+        example = "mmkit check capture.pcap")]
+    pub struct CheckArgs {
+        /// the files to check
+        #[argh(positional, greedy)]
+        pub inputs: Vec<PathBuf>,
+        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
+        #[argh(option, from_str_fn(from_str_size))]
+        pub window: Option<u64>,
+        /// keep the current window resident (mlock)
+        #[argh(switch)]
+        pub lock: bool,
+    }
+}
+
+/// copy a large file (mmap, read/write or in-kernel)
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "copy",
+    note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to sendfile, then read/write; auto = kernel."
+)]
+pub struct CopyArgs {
+    /// the source file
+    #[argh(positional)]
+    pub src: PathBuf,
+    /// the destination file
+    #[argh(positional)]
+    pub dst: PathBuf,
+    /// mmap, read, kernel or auto (default)
+    #[argh(option, short = 'm', default = "String::from(\"auto\")")]
+    pub method: String,
+    /// overwrite an existing destination
+    #[argh(switch, short = 'f')]
+    pub force: bool,
+    /// fsync before renaming into place
+    #[argh(switch)]
+    pub sync: bool,
+    /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
+    #[argh(option, from_str_fn(from_str_size))]
+    pub window: Option<u64>,
+}
+
+with_layout_flags! {
+    /// generate a deterministic synthetic record file
+    #[derive(FromArgs, Debug)]
+    #[argh(subcommand, name = "gen",
+        note = "The same flags give the same bytes on every machine. --sparse leaves payloads as holes, so multi-GiB test files cost little disk.",
+        example = "mmkit gen test.pcap --layout pcap --size 1G")]
+    pub struct GenArgs {
+        /// the file to create
+        #[argh(positional)]
+        pub output: PathBuf,
+        /// approximate total size (default 64M)
+        #[argh(option, short = 's', default = "64 << 20", from_str_fn(from_str_size))]
+        pub size: u64,
+        /// random seed (default 1)
+        #[argh(option, default = "1", from_str_fn(num_arg))]
+        pub seed: u64,
+        /// leave payloads as holes (sparse file)
+        #[argh(switch)]
+        pub sparse: bool,
+        /// smallest payload (default: pcap 46, seed 16; sparse 64K)
+        #[argh(option, from_str_fn(from_str_size))]
+        pub min_payload: Option<u64>,
+        /// largest payload (default: pcap 1500, seed 4000; sparse 256K)
+        #[argh(option, from_str_fn(from_str_size))]
+        pub max_payload: Option<u64>,
+        /// overwrite an existing file
+        #[argh(switch, short = 'f')]
+        pub force: bool,
+    }
+}
+
+/// gen → split → check → join → compare, in a temporary directory
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "demo")]
+pub struct DemoArgs {
+    /// where to make the temporary directory (default: $TMPDIR or /tmp)
+    #[argh(option)]
+    pub dir: Option<PathBuf>,
+    /// size of the generated files (default 48M)
+    #[argh(option, default = "48 << 20", from_str_fn(from_str_size))]
+    pub size: u64,
+    /// piece size (default 10M)
+    #[argh(option, default = "10 << 20", from_str_fn(from_str_size))]
+    pub piece: u64,
+    /// keep the temporary directory
+    #[argh(switch)]
+    pub keep: bool,
+}
+
+fn write_mode(s: &str) -> std::result::Result<WriteMode, String> {
+    WriteMode::parse(s).map_err(|e| e.msg)
+}
+
+fn window_opts(window: Option<u64>, lock: bool) -> WindowOpts {
+    WindowOpts { window, lock }
+}
+
+pub fn split(a: SplitArgs) -> Result<i32> {
+    let opts = crate::split::SplitOpts {
+        input: a.input.clone(),
+        out_dir: a.out_dir.clone(),
+        size: a.size,
+        prefix: a.prefix.clone(),
+        write: a.write,
+        force: a.force,
+        sync: a.sync,
+        dry_run: a.dry_run,
+        layout: a.layout_opts(),
+        window: window_opts(a.window, a.lock),
+    };
+    crate::split::run(&opts)?;
+    Ok(exit::OK)
+}
+
+pub fn join(a: JoinArgs) -> Result<i32> {
+    let opts = crate::join::JoinOpts {
+        pieces: a.pieces.clone(),
+        output: a.output.clone(),
+        write: a.write,
+        force: a.force,
+        sync: a.sync,
+        layout: a.layout_opts(),
+        window: window_opts(a.window, a.lock),
+    };
+    crate::join::run(&opts)?;
+    Ok(exit::OK)
+}
+
+pub fn check(a: CheckArgs) -> Result<i32> {
+    crate::check::run_many(&a.inputs, &a.layout_opts(), &window_opts(a.window, a.lock))
+}
+
+pub fn copy(a: CopyArgs) -> Result<i32> {
+    let opts = crate::copy::CopyOpts {
+        src: a.src,
+        dst: a.dst,
+        method: crate::copy::Method::parse(&a.method)?,
+        force: a.force,
+        sync: a.sync,
+        window: window_opts(a.window, false),
+    };
+    crate::copy::run(&opts)?;
+    Ok(exit::OK)
+}
+
+pub fn generate(a: GenArgs) -> Result<i32> {
+    let opts = crate::generate::GenOpts {
+        output: a.output.clone(),
+        size: a.size,
+        seed: a.seed,
+        sparse: a.sparse,
+        min_payload: a.min_payload,
+        max_payload: a.max_payload,
+        force: a.force,
+        layout: a.layout_opts(),
+    };
+    crate::generate::run(&opts)?;
+    Ok(exit::OK)
+}
+
+pub fn demo(a: DemoArgs) -> Result<i32> {
+    crate::demo::run(&crate::demo::DemoOpts {
+        dir: a.dir,
+        size: a.size,
+        piece: a.piece,
+        keep: a.keep,
+    })
+}

@@ -1,0 +1,593 @@
+//! Record layouts: where a file's header ends, how long each record is.
+//!
+//! A layout is a file header of `header_len` bytes followed by records, each
+//! a `rec_header_len`-byte record header (holding the length field, and
+//! optionally a magic/sync word and a sequence number) followed by a payload.
+//!
+//! All decoding goes through `from_le_bytes`/`from_be_bytes` on byte slices:
+//! never a pointer cast, so odd offsets are safe on MIPS and ARMv5.
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub fn parse(s: &str) -> Result<Endian> {
+        match s {
+            "le" | "little" => Ok(Endian::Little),
+            "be" | "big" => Ok(Endian::Big),
+            _ => Err(Error::usage(format!("bad endianness '{s}': use le or be"))),
+        }
+    }
+    pub fn short(self) -> &'static str {
+        match self {
+            Endian::Little => "le",
+            Endian::Big => "be",
+        }
+    }
+}
+
+/// Read an unsigned integer of `width` (1, 2, 4 or 8) bytes from the start
+/// of `b`. Panics only if `b` is shorter than `width` (callers slice first).
+pub fn read_uint(b: &[u8], width: u8, e: Endian) -> u64 {
+    match (width, e) {
+        (1, _) => b[0] as u64,
+        (2, Endian::Little) => u16::from_le_bytes([b[0], b[1]]) as u64,
+        (2, Endian::Big) => u16::from_be_bytes([b[0], b[1]]) as u64,
+        (4, Endian::Little) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        (4, Endian::Big) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        (8, Endian::Little) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        (8, Endian::Big) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        _ => unreachable!("width validated by Layout::validate"),
+    }
+}
+
+/// Write `v` as `width` bytes into the start of `b` (for the generator and tests).
+pub fn write_uint(b: &mut [u8], width: u8, e: Endian, v: u64) {
+    let w = width as usize;
+    match e {
+        Endian::Little => b[..w].copy_from_slice(&v.to_le_bytes()[..w]),
+        Endian::Big => b[..w].copy_from_slice(&v.to_be_bytes()[8 - w..]),
+    }
+}
+
+/// A magic (sync) word inside each record header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Magic {
+    pub offset: usize,
+    pub width: u8,
+    pub value: u64,
+}
+
+/// The `seed` layout's default sync word (see README).
+pub const SEED_MAGIC: u64 = 0xEB90_146F;
+/// Largest record (header + payload) accepted by default for seed/custom.
+pub const DEFAULT_MAX_RECORD: u64 = 64 << 20;
+
+pub const PCAP_MAGIC_US: u32 = 0xA1B2_C3D4;
+pub const PCAP_MAGIC_NS: u32 = 0xA1B2_3C4D;
+pub const PCAPNG_MAGIC: u32 = 0x0A0D_0D0A;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// "seed", "pcap" or "custom".
+    pub name: &'static str,
+    pub header_len: usize,
+    pub rec_header_len: usize,
+    pub len_offset: usize,
+    pub len_width: u8,
+    pub endian: Endian,
+    /// The length field counts the record header too.
+    pub len_includes_header: bool,
+    pub magic: Option<Magic>,
+    /// Offset of a 4-byte sequence number in the record header (seed).
+    pub seq_offset: Option<usize>,
+    /// Largest acceptable record, header included.
+    pub max_record: u64,
+    /// Accept records whose payload is empty.
+    pub allow_empty: bool,
+    /// pcap only: nanosecond timestamps.
+    pub pcap_nanos: bool,
+}
+
+/// Why a record header was rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadRecord {
+    Magic { found: u64, want: u64 },
+    Empty,
+    TooShort { len: u64 },
+    TooLong { len: u64, max: u64 },
+}
+
+impl BadRecord {
+    pub fn describe(&self, l: &Layout) -> String {
+        match self {
+            BadRecord::Magic { found, want } => format!(
+                "bad magic 0x{found:0w$X} (expected 0x{want:0w$X})",
+                w = l.magic.map(|m| m.width as usize * 2).unwrap_or(8)
+            ),
+            BadRecord::Empty => "zero record length".into(),
+            BadRecord::TooShort { len } => format!(
+                "record length {len} is shorter than the {}-byte record header it includes",
+                l.rec_header_len
+            ),
+            BadRecord::TooLong { len, max } => {
+                format!("absurd record length {len} (more than the maximum {max}; see --max-record)")
+            }
+        }
+    }
+}
+
+impl Layout {
+    /// The seed layout: 136-byte file header; record header = 4-byte sync
+    /// word, 4-byte file sequence number, 4-byte length.
+    pub fn seed(endian: Endian, len_includes_header: bool) -> Layout {
+        Layout {
+            name: "seed",
+            header_len: 136,
+            rec_header_len: 12,
+            len_offset: 8,
+            len_width: 4,
+            endian,
+            len_includes_header,
+            magic: Some(Magic {
+                offset: 0,
+                width: 4,
+                value: SEED_MAGIC,
+            }),
+            seq_offset: Some(4),
+            max_record: DEFAULT_MAX_RECORD,
+            allow_empty: false,
+            pcap_nanos: false,
+        }
+    }
+
+    /// A pcap layout with the given byte order and timestamp precision.
+    pub fn pcap(endian: Endian, nanos: bool, snaplen: u32) -> Layout {
+        Layout {
+            name: "pcap",
+            header_len: 24,
+            rec_header_len: 16,
+            len_offset: 8,
+            len_width: 4,
+            endian,
+            len_includes_header: false,
+            magic: None,
+            seq_offset: None,
+            max_record: 16 + u64::from(snaplen).max(262_144),
+            allow_empty: true,
+            pcap_nanos: nanos,
+        }
+    }
+
+    /// Detect a pcap layout from the first bytes of a file.
+    pub fn pcap_from_header(h: &[u8]) -> Result<Layout> {
+        if h.len() < 24 {
+            return Err(Error::malformed(format!(
+                "truncated pcap file header: {} bytes, a pcap header is 24",
+                h.len()
+            ))
+            .at(h.len() as u64));
+        }
+        let le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let be = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+        let (endian, nanos) = match (le, be) {
+            (PCAP_MAGIC_US, _) => (Endian::Little, false),
+            (PCAP_MAGIC_NS, _) => (Endian::Little, true),
+            (_, PCAP_MAGIC_US) => (Endian::Big, false),
+            (_, PCAP_MAGIC_NS) => (Endian::Big, true),
+            _ if le == PCAPNG_MAGIC => {
+                return Err(Error::malformed(
+                    "this is a pcapng file; mmkit splits classic pcap (convert with: editcap -F pcap IN OUT)",
+                )
+                .at(0));
+            }
+            _ => {
+                return Err(Error::malformed(format!("not a pcap file: magic 0x{le:08X}")).at(0));
+            }
+        };
+        let snaplen = read_uint(&h[16..20], 4, endian) as u32;
+        Ok(Layout::pcap(endian, nanos, snaplen))
+    }
+
+    /// Check the layout is self-consistent.
+    pub fn validate(&self) -> Result<()> {
+        if !matches!(self.len_width, 1 | 2 | 4 | 8) {
+            return Err(Error::usage(format!("--len-width {} must be 1, 2, 4 or 8", self.len_width)));
+        }
+        if self.len_offset + self.len_width as usize > self.rec_header_len {
+            return Err(Error::usage(format!(
+                "the length field (offset {}, {} bytes) does not fit in the {}-byte record header",
+                self.len_offset, self.len_width, self.rec_header_len
+            )));
+        }
+        if let Some(m) = self.magic {
+            if !matches!(m.width, 1 | 2 | 4 | 8) {
+                return Err(Error::usage("--magic-width must be 1, 2, 4 or 8"));
+            }
+            if m.offset + m.width as usize > self.rec_header_len {
+                return Err(Error::usage(format!(
+                    "the magic (offset {}, {} bytes) does not fit in the {}-byte record header",
+                    m.offset, m.width, self.rec_header_len
+                )));
+            }
+            if m.width < 8 && m.value >> (8 * m.width as u32) != 0 {
+                return Err(Error::usage(format!(
+                    "magic 0x{:X} does not fit in {} bytes",
+                    m.value, m.width
+                )));
+            }
+        }
+        if let Some(s) = self.seq_offset
+            && s + 4 > self.rec_header_len
+        {
+            return Err(Error::usage("the sequence number does not fit in the record header"));
+        }
+        if self.rec_header_len > 1 << 16 || self.header_len > 1 << 24 {
+            return Err(Error::usage("header lengths are limited to 64 KiB (record) and 16 MiB (file)"));
+        }
+        if self.max_record < self.rec_header_len as u64 {
+            return Err(Error::usage("--max-record is smaller than the record header"));
+        }
+        Ok(())
+    }
+
+    /// The raw length field of a record header.
+    pub fn raw_len(&self, rh: &[u8]) -> u64 {
+        read_uint(&rh[self.len_offset..], self.len_width, self.endian)
+    }
+
+    /// Total length of the record (header + payload) whose header is `rh`
+    /// (`rh.len() >= rec_header_len`), after the magic and sanity checks.
+    pub fn record_len(&self, rh: &[u8]) -> std::result::Result<u64, BadRecord> {
+        if let Some(m) = self.magic {
+            let found = read_uint(&rh[m.offset..], m.width, self.endian);
+            if found != m.value {
+                return Err(BadRecord::Magic {
+                    found,
+                    want: m.value,
+                });
+            }
+        }
+        let raw = self.raw_len(rh);
+        let h = self.rec_header_len as u64;
+        let total = if self.len_includes_header {
+            if raw < h {
+                return Err(if raw == 0 {
+                    BadRecord::Empty
+                } else {
+                    BadRecord::TooShort { len: raw }
+                });
+            }
+            raw
+        } else {
+            raw.checked_add(h).ok_or(BadRecord::TooLong {
+                len: raw,
+                max: self.max_record,
+            })?
+        };
+        if total == h && !self.allow_empty {
+            return Err(BadRecord::Empty);
+        }
+        if total > self.max_record {
+            return Err(BadRecord::TooLong {
+                len: raw,
+                max: self.max_record,
+            });
+        }
+        Ok(total)
+    }
+
+    /// The sequence number of a record (seed layout).
+    pub fn seq(&self, rh: &[u8]) -> Option<u32> {
+        self.seq_offset.map(|o| read_uint(&rh[o..], 4, self.endian) as u32)
+    }
+
+    /// Encode a record header for a payload of `payload` bytes (generator, tests).
+    pub fn encode_header(&self, rh: &mut [u8], payload: u64, seq: u32) {
+        if let Some(m) = self.magic {
+            write_uint(&mut rh[m.offset..], m.width, self.endian, m.value);
+        }
+        if let Some(o) = self.seq_offset {
+            write_uint(&mut rh[o..], 4, self.endian, seq as u64);
+        }
+        let v = if self.len_includes_header {
+            payload + self.rec_header_len as u64
+        } else {
+            payload
+        };
+        write_uint(&mut rh[self.len_offset..], self.len_width, self.endian, v);
+    }
+
+    /// One line describing the layout.
+    pub fn describe(&self) -> String {
+        let mut s = match self.name {
+            "pcap" => format!(
+                "pcap ({}-endian, {} timestamps)",
+                if self.endian == Endian::Little { "little" } else { "big" },
+                if self.pcap_nanos { "nanosecond" } else { "microsecond" }
+            ),
+            n => format!(
+                "{n} (file header {} B, record header {} B, {}-byte {} length at +{}{})",
+                self.header_len,
+                self.rec_header_len,
+                self.len_width,
+                self.endian.short(),
+                self.len_offset,
+                if self.len_includes_header { ", counting the header" } else { "" }
+            ),
+        };
+        if let Some(m) = self.magic {
+            s.push_str(&format!(", magic 0x{:X} at +{}", m.value, m.offset));
+        }
+        s
+    }
+}
+
+
+/// Layout choice as given on the command line; [`LayoutOpts::resolve`]
+/// turns it into a [`Layout`] once the file header is known.
+#[derive(Clone, Debug, Default)]
+pub struct LayoutOpts {
+    /// "auto", "seed", "pcap" or "custom".
+    pub layout: String,
+    pub endian: Option<String>,
+    pub len_includes_header: bool,
+    pub header_len: Option<u64>,
+    pub rec_header_len: Option<u64>,
+    pub len_offset: Option<u64>,
+    pub len_width: Option<u64>,
+    pub len_endian: Option<String>,
+    pub magic: Option<u64>,
+    pub magic_offset: Option<u64>,
+    pub magic_width: Option<u64>,
+    pub no_magic: bool,
+    pub max_record: Option<u64>,
+    pub allow_empty: bool,
+}
+
+fn small(v: u64, what: &str) -> Result<usize> {
+    if v > 1 << 24 {
+        return Err(Error::usage(format!("{what} {v} is too large")));
+    }
+    Ok(v as usize)
+}
+
+impl LayoutOpts {
+    pub fn named(name: &str) -> LayoutOpts {
+        LayoutOpts {
+            layout: name.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Resolve against the first bytes of the file (`head`, up to 24 bytes
+    /// are enough for pcap detection; may be shorter for tiny files).
+    pub fn resolve(&self, head: &[u8]) -> Result<Layout> {
+        let endian = match &self.endian {
+            Some(e) => Endian::parse(e)?,
+            None => Endian::Little,
+        };
+        let is_pcap_magic = head.len() >= 4 && {
+            let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            [PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAPNG_MAGIC].contains(&le)
+                || [PCAP_MAGIC_US, PCAP_MAGIC_NS].contains(&be)
+        };
+        let name = match self.layout.as_str() {
+            "auto" | "" => {
+                if is_pcap_magic {
+                    "pcap"
+                } else if self.rec_header_len.is_some() {
+                    "custom"
+                } else {
+                    "seed"
+                }
+            }
+            n @ ("seed" | "pcap" | "custom") => n,
+            other => {
+                return Err(Error::usage(format!(
+                    "unknown layout '{other}': use auto, seed, pcap or custom"
+                )));
+            }
+        };
+        let mut l = match name {
+            "pcap" => {
+                let l = Layout::pcap_from_header(head)?;
+                if self.header_len.is_some() || self.rec_header_len.is_some() || self.len_offset.is_some() {
+                    return Err(Error::usage("the pcap layout is fixed; use --layout custom to change its geometry"));
+                }
+                l
+            }
+            "seed" => Layout::seed(endian, self.len_includes_header),
+            _ => {
+                let (Some(h), Some(rh), Some(lo)) = (self.header_len, self.rec_header_len, self.len_offset) else {
+                    return Err(Error::usage(
+                        "--layout custom needs --header-len, --rec-header-len and --len-offset",
+                    ));
+                };
+                Layout {
+                    name: "custom",
+                    header_len: small(h, "--header-len")?,
+                    rec_header_len: small(rh, "--rec-header-len")?,
+                    len_offset: small(lo, "--len-offset")?,
+                    len_width: 4,
+                    endian,
+                    len_includes_header: self.len_includes_header,
+                    magic: None,
+                    seq_offset: None,
+                    max_record: DEFAULT_MAX_RECORD,
+                    allow_empty: false,
+                    pcap_nanos: false,
+                }
+            }
+        };
+        if name == "seed" {
+            // Geometry overrides on seed (e.g. a 137-byte file header).
+            if let Some(h) = self.header_len {
+                l.header_len = small(h, "--header-len")?;
+            }
+            if let Some(rh) = self.rec_header_len {
+                l.rec_header_len = small(rh, "--rec-header-len")?;
+            }
+            if let Some(lo) = self.len_offset {
+                l.len_offset = small(lo, "--len-offset")?;
+            }
+        }
+        if name != "pcap" {
+            if let Some(w) = self.len_width {
+                l.len_width = w.min(255) as u8;
+            }
+            if let Some(e) = &self.len_endian {
+                l.endian = Endian::parse(e)?;
+            }
+            if self.magic.is_some() || self.magic_offset.is_some() || self.magic_width.is_some() {
+                let base = l.magic.unwrap_or(Magic {
+                    offset: 0,
+                    width: 4,
+                    value: 0,
+                });
+                let Some(value) = self.magic.or(l.magic.map(|m| m.value)) else {
+                    return Err(Error::usage("--magic-offset/--magic-width need --magic VALUE"));
+                };
+                l.magic = Some(Magic {
+                    offset: small(self.magic_offset.unwrap_or(base.offset as u64), "--magic-offset")?,
+                    width: self.magic_width.map(|w| w.min(255) as u8).unwrap_or(base.width),
+                    value,
+                });
+            }
+        } else if self.endian.is_some() || self.len_endian.is_some() || self.magic.is_some() {
+            return Err(Error::usage("pcap byte order and magic come from the file; drop --endian/--magic"));
+        }
+        if self.no_magic {
+            l.magic = None;
+        }
+        if let Some(m) = self.max_record {
+            l.max_record = m;
+        }
+        if self.allow_empty {
+            l.allow_empty = true;
+        }
+        l.validate()?;
+        Ok(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_uint_all_widths_and_orders_at_odd_offsets() {
+        let b = [0xAAu8, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08];
+        assert_eq!(read_uint(&b[1..], 1, Endian::Big), 0x01);
+        assert_eq!(read_uint(&b[1..], 2, Endian::Little), 0x0201);
+        assert_eq!(read_uint(&b[1..], 2, Endian::Big), 0x0102);
+        assert_eq!(read_uint(&b[1..], 4, Endian::Little), 0x0403_0201);
+        assert_eq!(read_uint(&b[1..], 4, Endian::Big), 0x0102_0304);
+        assert_eq!(read_uint(&b[1..], 8, Endian::Little), 0x0807_0605_0403_0201);
+        assert_eq!(read_uint(&b[1..], 8, Endian::Big), 0x0102_0304_0506_0708);
+    }
+
+    #[test]
+    fn write_then_read_roundtrip() {
+        for w in [1u8, 2, 4, 8] {
+            for e in [Endian::Little, Endian::Big] {
+                let mut b = [0u8; 9];
+                let v = 0x1122_3344_5566_7788u64 & (u64::MAX >> (64 - 8 * w as u32));
+                write_uint(&mut b[1..], w, e, v);
+                assert_eq!(read_uint(&b[1..], w, e), v, "w={w} e={e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn seed_record_header() {
+        for e in [Endian::Little, Endian::Big] {
+            let l = Layout::seed(e, false);
+            l.validate().unwrap();
+            let mut rh = [0u8; 12];
+            l.encode_header(&mut rh, 100, 7);
+            assert_eq!(l.record_len(&rh), Ok(112));
+            assert_eq!(l.seq(&rh), Some(7));
+            rh[0] ^= 1;
+            assert!(matches!(l.record_len(&rh), Err(BadRecord::Magic { .. })));
+        }
+        let mut incl = Layout::seed(Endian::Little, true);
+        let mut rh = [0u8; 12];
+        incl.encode_header(&mut rh, 100, 0);
+        assert_eq!(incl.raw_len(&rh), 112);
+        assert_eq!(incl.record_len(&rh), Ok(112));
+        write_uint(&mut rh[8..], 4, Endian::Little, 5);
+        assert_eq!(incl.record_len(&rh), Err(BadRecord::TooShort { len: 5 }));
+        write_uint(&mut rh[8..], 4, Endian::Little, 0);
+        assert_eq!(incl.record_len(&rh), Err(BadRecord::Empty));
+        incl.len_includes_header = false;
+        assert_eq!(incl.record_len(&rh), Err(BadRecord::Empty));
+        write_uint(&mut rh[8..], 4, Endian::Little, 0xFFFF_FFFF);
+        assert!(matches!(incl.record_len(&rh), Err(BadRecord::TooLong { .. })));
+    }
+
+    #[test]
+    fn pcap_detection() {
+        let mut h = [0u8; 24];
+        h[..4].copy_from_slice(&PCAP_MAGIC_US.to_le_bytes());
+        h[16..20].copy_from_slice(&65535u32.to_le_bytes());
+        let l = Layout::pcap_from_header(&h).unwrap();
+        assert_eq!((l.endian, l.pcap_nanos), (Endian::Little, false));
+        h[..4].copy_from_slice(&PCAP_MAGIC_NS.to_be_bytes());
+        let l = Layout::pcap_from_header(&h).unwrap();
+        assert_eq!((l.endian, l.pcap_nanos), (Endian::Big, true));
+        h[..4].copy_from_slice(&PCAPNG_MAGIC.to_le_bytes());
+        assert!(Layout::pcap_from_header(&h).unwrap_err().msg.contains("pcapng"));
+        assert!(Layout::pcap_from_header(&h[..10]).is_err());
+        h[..4].copy_from_slice(b"junk");
+        assert!(Layout::pcap_from_header(&h).is_err());
+    }
+
+    #[test]
+    fn opts_resolve_auto_seed_custom() {
+        let seed = LayoutOpts::named("auto").resolve(&[0u8; 136]).unwrap();
+        assert_eq!(seed.name, "seed");
+        let mut o = LayoutOpts::named("seed");
+        o.header_len = Some(137);
+        o.endian = Some("be".into());
+        let l = o.resolve(&[]).unwrap();
+        assert_eq!((l.header_len, l.endian), (137, Endian::Big));
+        let mut c = LayoutOpts::named("custom");
+        assert!(c.resolve(&[]).is_err());
+        c.header_len = Some(7);
+        c.rec_header_len = Some(3);
+        c.len_offset = Some(1);
+        c.len_width = Some(2);
+        c.len_endian = Some("be".into());
+        let l = c.resolve(&[]).unwrap();
+        assert_eq!((l.header_len, l.rec_header_len, l.len_width, l.endian), (7, 3, 2, Endian::Big));
+        assert!(l.magic.is_none());
+        c.magic = Some(0xAB);
+        c.magic_width = Some(1);
+        assert_eq!(c.resolve(&[]).unwrap().magic, Some(Magic { offset: 0, width: 1, value: 0xAB }));
+        let mut h = [0u8; 24];
+        h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
+        let p = LayoutOpts::named("auto").resolve(&h).unwrap();
+        assert_eq!((p.name, p.endian), ("pcap", Endian::Big));
+        assert!(LayoutOpts::named("bogus").resolve(&h).is_err());
+    }
+
+    #[test]
+    fn validate_rejects_inconsistent_layouts() {
+        let mut l = Layout::seed(Endian::Little, false);
+        l.len_width = 3;
+        assert!(l.validate().is_err());
+        let mut l = Layout::seed(Endian::Little, false);
+        l.len_offset = 10;
+        assert!(l.validate().is_err());
+        let mut l = Layout::seed(Endian::Little, false);
+        l.magic = Some(Magic { offset: 0, width: 2, value: 0x1_0000 });
+        assert!(l.validate().is_err());
+    }
+}

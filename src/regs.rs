@@ -1,0 +1,1 @@
+//! Physical memory and register access. (Stub: register-access issue.)

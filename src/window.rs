@@ -1,0 +1,354 @@
+//! A read-only input file mapped window by window.
+//!
+//! Windows start at page-aligned offsets and are at most `--window` bytes, so
+//! a file larger than the address space (4+ GiB on a 32-bit MIPS/ARM) is
+//! walked piece by piece. A request that straddles the window edge remaps at
+//! the request's page. Pages behind the cursor are released with
+//! MADV_DONTNEED, so resident memory stays flat. Every live window is
+//! registered with [`crate::diag`], so a file that shrinks under us is
+//! reported instead of killing us with SIGBUS. Filesystems that cannot map
+//! (ENODEV) fall back to pread into a buffer.
+
+use crate::diag::{self, RegionGuard, RegionKind};
+use crate::error::{Error, Kind, Result};
+use crate::size::human;
+use crate::sys;
+use memmap2::{Mmap, MmapOptions};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Window settings from the command line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WindowOpts {
+    /// Window size in bytes (None: [`default_window`]).
+    pub window: Option<u64>,
+    /// mlock the current window.
+    pub lock: bool,
+}
+
+/// Default window: 64 MiB on 64-bit targets, 16 MiB on 32-bit ones
+/// (a 32-bit MIPS process has 2 GiB of address space in all).
+pub fn default_window() -> usize {
+    if cfg!(target_pointer_width = "64") { 64 << 20 } else { 16 << 20 }
+}
+
+/// Smallest window accepted.
+pub const MIN_WINDOW: usize = 64 << 10;
+/// Release pages behind the cursor once this many bytes have been passed.
+const RELEASE_STEP: usize = 2 << 20;
+/// Buffer size when the filesystem cannot map.
+const READ_FALLBACK: usize = 1 << 20;
+
+impl WindowOpts {
+    /// The window size in bytes, rounded to pages and checked.
+    pub fn size(&self) -> Result<usize> {
+        let page = diag::page_size();
+        let w = match self.window {
+            None => default_window(),
+            Some(w) => {
+                if w < MIN_WINDOW as u64 {
+                    return Err(Error::usage(format!("--window {w} is below the minimum of 64K")));
+                }
+                if w > isize::MAX as u64 {
+                    return Err(Error::usage(format!(
+                        "--window {} does not fit this {}-bit address space",
+                        human(w),
+                        usize::BITS
+                    )));
+                }
+                w as usize
+            }
+        };
+        Ok(w.div_ceil(page) * page)
+    }
+}
+
+enum Data {
+    Map(Mmap),
+    Buf(Vec<u8>),
+}
+
+struct Win {
+    start: u64,
+    data: Data,
+    released: usize,
+    _guard: Option<RegionGuard>,
+}
+
+impl Win {
+    fn bytes(&self) -> &[u8] {
+        match &self.data {
+            Data::Map(m) => m,
+            Data::Buf(b) => b,
+        }
+    }
+}
+
+/// A read-only input accessed through windows.
+pub struct MappedInput {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    window: usize,
+    lock: bool,
+    page: usize,
+    cur: Option<Win>,
+    use_read: bool,
+    /// Number of windows mapped so far (for tests and logging).
+    pub maps: u64,
+}
+
+impl MappedInput {
+    /// Open `path` read-only.
+    pub fn open(path: &Path, opts: &WindowOpts) -> Result<MappedInput> {
+        let file = File::open(path).map_err(|e| Error::io("cannot open input", e).with_path(path))?;
+        let md = file
+            .metadata()
+            .map_err(|e| Error::io("cannot stat input", e).with_path(path))?;
+        if md.is_dir() {
+            return Err(Error::new(Kind::Io, "input is a directory").with_path(path));
+        }
+        Self::from_file(file, path, md.len(), opts)
+    }
+
+    pub fn from_file(file: File, path: &Path, len: u64, opts: &WindowOpts) -> Result<MappedInput> {
+        diag::install();
+        let window = opts.size()?;
+        if opts.lock {
+            check_memlock(window)?;
+        }
+        Ok(MappedInput {
+            file,
+            path: path.to_path_buf(),
+            len,
+            window,
+            lock: opts.lock,
+            page: diag::page_size(),
+            cur: None,
+            use_read: false,
+            maps: 0,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+    /// Largest `n` that [`Self::bytes`] accepts.
+    pub fn max_chunk(&self) -> usize {
+        if self.use_read { READ_FALLBACK } else { self.window - self.page }
+    }
+
+    /// Read `buf.len()` bytes at `off` with pread (small reads: headers).
+    pub fn read_exact_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        self.file
+            .read_exact_at(buf, off)
+            .map_err(|e| Error::io("cannot read input", e).with_path(&self.path).at(off))
+    }
+
+    /// The bytes `[off, off+n)`, mapping a new window if needed.
+    /// `off + n` must not exceed the file length seen at open.
+    pub fn bytes(&mut self, off: u64, n: usize) -> Result<&[u8]> {
+        if off.checked_add(n as u64).is_none_or(|e| e > self.len) {
+            return Err(Error::malformed(format!("read of {n} bytes past the end of the input"))
+                .with_path(&self.path)
+                .at(off));
+        }
+        let hit = match &self.cur {
+            Some(w) => off >= w.start && off + n as u64 <= w.start + w.bytes().len() as u64,
+            None => false,
+        };
+        if !hit {
+            self.remap(off, n)?;
+        }
+        let page = self.page;
+        let Some(w) = self.cur.as_mut() else {
+            return Err(Error::new(Kind::Io, "no window mapped").with_path(&self.path));
+        };
+        let rel = (off - w.start) as usize;
+        if let Data::Map(m) = &w.data
+            && rel >= w.released + RELEASE_STEP
+        {
+            let upto = rel / page * page;
+            let _ = sys::madvise(m[w.released..].as_ptr(), upto - w.released, libc::MADV_DONTNEED);
+            w.released = upto;
+        }
+        Ok(&w.bytes()[rel..rel + n])
+    }
+
+    /// Drop the current window (munmap).
+    pub fn unmap(&mut self) {
+        self.cur = None;
+    }
+
+    fn remap(&mut self, off: u64, n: usize) -> Result<()> {
+        // Unmap first: a 32-bit process may not have room for two windows.
+        self.cur = None;
+        // Has the file shrunk since we opened it? Cheaper to say so here than
+        // to take the SIGBUS later.
+        if let Ok(md) = self.file.metadata()
+            && md.len() < self.len
+        {
+            return Err(Error::new(
+                Kind::InputChanged,
+                format!(
+                    "the input shrank from {} to {} bytes while being read (another process truncated it)",
+                    self.len,
+                    md.len()
+                ),
+            )
+            .with_path(&self.path)
+            .at(off));
+        }
+        let start = off / self.page as u64 * self.page as u64;
+        let need = (off - start) as usize + n;
+        let avail = self.len - start;
+        loop {
+            let want = self.window.max(need);
+            let len = (want as u64).min(avail) as usize;
+            if self.use_read {
+                let len = (READ_FALLBACK.max(need) as u64).min(avail) as usize;
+                let mut buf = vec![0u8; len];
+                self.read_exact_at(&mut buf, start)?;
+                self.cur = Some(Win {
+                    start,
+                    data: Data::Buf(buf),
+                    released: 0,
+                    _guard: None,
+                });
+                return Ok(());
+            }
+            // SAFETY: the mapping is read-only and private to this struct;
+            // the file may still shrink under us (another process), which
+            // raises SIGBUS on access: the region is registered with diag's
+            // handler below, which reports it and exits cleanly.
+            let r = unsafe { MmapOptions::new().offset(start).len(len).map(&self.file) };
+            match r {
+                Ok(m) => {
+                    self.maps += 1;
+                    let _ = sys::madvise(m.as_ptr(), m.len(), libc::MADV_SEQUENTIAL);
+                    if self.lock {
+                        sys::mlock(m.as_ptr(), m.len()).map_err(|e| {
+                            Error::io("cannot lock the window in memory", e)
+                                .with_path(&self.path)
+                                .kind(Kind::NoMemory)
+                                .hint(memlock_hint(m.len()))
+                        })?;
+                    }
+                    let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Input, start, &self.path);
+                    log::trace!("mapped {} bytes of {} at {start}", m.len(), self.path.display());
+                    self.cur = Some(Win {
+                        start,
+                        data: Data::Map(m),
+                        released: 0,
+                        _guard: Some(g),
+                    });
+                    return Ok(());
+                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::ENODEV) => {
+                        log::warn!(
+                            "{}: this filesystem cannot map files; reading with pread() instead",
+                            self.path.display()
+                        );
+                        self.use_read = true;
+                    }
+                    Some(libc::ENOMEM) if self.window / 2 >= MIN_WINDOW.max(need) => {
+                        self.window /= 2;
+                        log::warn!(
+                            "no room for the window in the address space; retrying with {}",
+                            human(self.window as u64)
+                        );
+                    }
+                    Some(n) => {
+                        return Err(Error::errno(format!("cannot map a {}-byte window of the input", len), n)
+                            .with_path(&self.path)
+                            .at(start)
+                            .hint(diag::explain_mmap(n, false, len)));
+                    }
+                    None => return Err(Error::io("cannot map the input", e).with_path(&self.path)),
+                },
+            }
+        }
+    }
+}
+
+fn memlock_hint(len: usize) -> String {
+    let lim = match sys::memlock_limit() {
+        Some(l) => human(l),
+        None => "unlimited".into(),
+    };
+    format!(
+        "--lock needs {} of locked memory per window but RLIMIT_MEMLOCK is {lim}; raise it (ulimit -l, as root) or use a smaller --window",
+        human(len as u64)
+    )
+}
+
+/// Refuse `--lock` up front when RLIMIT_MEMLOCK cannot hold one window.
+pub fn check_memlock(window: usize) -> Result<()> {
+    if let Some(lim) = sys::memlock_limit()
+        && lim < window as u64
+        && !sys::is_root()
+    {
+        return Err(Error::new(Kind::NoMemory, "cannot lock the window in memory").hint(memlock_hint(window)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tmpfile(data: &[u8]) -> (PathBuf, File) {
+        let p = std::env::temp_dir().join(format!("mmkit-win-{}-{}", std::process::id(), data.len()));
+        let mut f = File::create(&p).unwrap();
+        f.write_all(data).unwrap();
+        (p.clone(), File::open(&p).unwrap())
+    }
+
+    #[test]
+    fn straddling_reads_remap() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let (p, _) = tmpfile(&data);
+        let mut m = MappedInput::open(&p, &WindowOpts { window: Some(64 << 10), lock: false }).unwrap();
+        // Every offset class across several window edges.
+        for off in [0u64, 1, 65_530, 65_535, 65_536, 131_069, 299_990] {
+            let n = 10usize.min((data.len() as u64 - off) as usize);
+            assert_eq!(m.bytes(off, n).unwrap(), &data[off as usize..off as usize + n]);
+        }
+        assert!(m.maps >= 3);
+        assert!(m.bytes(299_995, 10).is_err());
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn window_size_rules() {
+        assert!(WindowOpts { window: Some(1000), lock: false }.size().is_err());
+        let w = WindowOpts { window: Some(100_000), lock: false }.size().unwrap();
+        assert_eq!(w % diag::page_size(), 0);
+        assert!(w >= 100_000);
+    }
+
+    #[test]
+    fn shrunk_file_is_reported_at_remap() {
+        let data = vec![7u8; 200_000];
+        let (p, _) = tmpfile(&data);
+        let mut m = MappedInput::open(&p, &WindowOpts { window: Some(64 << 10), lock: false }).unwrap();
+        m.bytes(0, 10).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_len(1000).unwrap();
+        let e = m.bytes(150_000, 10).unwrap_err();
+        assert_eq!(e.kind, Kind::InputChanged);
+        std::fs::remove_file(p).unwrap();
+    }
+}
