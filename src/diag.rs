@@ -18,8 +18,8 @@ use crate::error::exit;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Once;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// What a guarded address range is; decides the SIGBUS message and exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,13 @@ pub struct RegionGuard {
 
 /// Register `[start, start+len)` as a mapping of `label` (a path) whose
 /// first byte is at `base` in the file (or physical address space).
-pub fn guard(start: *const u8, len: usize, kind: RegionKind, base: u64, label: &Path) -> RegionGuard {
+pub fn guard(
+    start: *const u8,
+    len: usize,
+    kind: RegionKind,
+    base: u64,
+    label: &Path,
+) -> RegionGuard {
     install();
     let label: Box<[u8]> = label.as_os_str().as_bytes().to_vec().into_boxed_slice();
     for (i, r) in REGIONS.iter().enumerate() {
@@ -268,7 +274,8 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
         if addr < start || addr - start >= len {
             continue;
         }
-        let base = ((r.off_hi.load(Ordering::Acquire) as u64) << 32) | r.off_lo.load(Ordering::Acquire) as u64;
+        let base = ((r.off_hi.load(Ordering::Acquire) as u64) << 32)
+            | r.off_lo.load(Ordering::Acquire) as u64;
         let at = base + (addr - start) as u64;
         let lp = r.label.load(Ordering::Acquire);
         let ll = r.label_len.load(Ordering::Acquire);
@@ -278,15 +285,16 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
             // SAFETY: label points to a boxed slice owned by the live RegionGuard.
             unsafe { std::slice::from_raw_parts(lp, ll) }
         };
-        let code;
-        match kind {
+        let code = match kind {
             k if k == RegionKind::Input as usize => {
                 raw_write(b"mmkit: bus error reading ");
                 raw_write(label);
                 raw_write(b" at byte ");
                 raw_write(fmt_dec(at, &mut dec));
-                raw_write(b": the file shrank while mapped (another process truncated or replaced it)\n");
-                code = exit::INPUT_CHANGED;
+                raw_write(
+                    b": the file shrank while mapped (another process truncated or replaced it)\n",
+                );
+                exit::INPUT_CHANGED
             }
             k if k == RegionKind::Output as usize => {
                 raw_write(b"mmkit: bus error writing ");
@@ -294,13 +302,13 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
                 raw_write(b" at byte ");
                 raw_write(fmt_dec(at, &mut dec));
                 raw_write(b": the filesystem could not back the mapped page (disk full, or the file was truncated)\n");
-                code = exit::NO_SPACE;
+                exit::NO_SPACE
             }
             k if k == RegionKind::PhysRegister as usize => {
                 raw_write(b"mmkit: bus error at physical ");
                 raw_write(fmt_hex(at, &mut hex));
                 raw_write(b": no device answered\n");
-                code = exit::BUS_ERROR;
+                exit::BUS_ERROR
             }
             _ => {
                 raw_write(b"mmkit: bus error at offset ");
@@ -308,9 +316,9 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
                 raw_write(b" of ");
                 raw_write(label);
                 raw_write(b": no device answered (or the offset is past the end of the file)\n");
-                code = exit::BUS_ERROR;
+                exit::BUS_ERROR
             }
-        }
+        };
         if remove_temps() {
             raw_write(b"mmkit: the unfinished output was removed; finished outputs are complete\n");
         }
@@ -345,12 +353,20 @@ pub fn explain_mmap(errno: i32, writable: bool, len: usize) -> String {
             "the kernel refused the arguments: the offset must be a multiple of the page size ({} bytes) and the length ({len}) non-zero",
             page_size()
         ),
-        libc::ENODEV => "this filesystem cannot map files (some network/FUSE mounts); falling back to read()".into(),
+        libc::ENODEV => {
+            "this filesystem cannot map files (some network/FUSE mounts); falling back to read()"
+                .into()
+        }
         libc::ENOMEM => format!(
             "no room for a {len}-byte window in the address space (a 32-bit process has 2-3 GiB); try a smaller --window"
         ),
-        libc::EAGAIN => "too much memory is locked: RLIMIT_MEMLOCK (ulimit -l) is too low for --lock".into(),
-        libc::EPERM => "the mapping was refused (PROT_EXEC on a noexec mount, a sealed file, or STRICT_DEVMEM)".into(),
+        libc::EAGAIN => {
+            "too much memory is locked: RLIMIT_MEMLOCK (ulimit -l) is too low for --lock".into()
+        }
+        libc::EPERM => {
+            "the mapping was refused (PROT_EXEC on a noexec mount, a sealed file, or STRICT_DEVMEM)"
+                .into()
+        }
         libc::EOVERFLOW => "the offset does not fit this system's off_t".into(),
         _ => "unexpected mmap error".into(),
     }
@@ -389,7 +405,10 @@ mod tests {
     fn guards_free_their_slot() {
         let g = guard(std::ptr::null(), 1, RegionKind::Input, 0, Path::new("/x"));
         let i = g.slot.expect("a free slot");
-        assert_eq!(REGIONS[i].kind.load(Ordering::Acquire), RegionKind::Input as usize);
+        assert_eq!(
+            REGIONS[i].kind.load(Ordering::Acquire),
+            RegionKind::Input as usize
+        );
         drop(g);
         assert_eq!(REGIONS[i].kind.load(Ordering::Acquire), 0);
     }

@@ -236,7 +236,10 @@ mod tests {
     fn errno_kinds_map_to_exit_codes() {
         assert_eq!(Error::errno("w", libc::ENOSPC).exit_code(), exit::NO_SPACE);
         assert_eq!(Error::errno("w", libc::EFBIG).exit_code(), exit::NO_SPACE);
-        assert_eq!(Error::errno("o", libc::EACCES).exit_code(), exit::PERMISSION);
+        assert_eq!(
+            Error::errno("o", libc::EACCES).exit_code(),
+            exit::PERMISSION
+        );
         assert_eq!(Error::errno("o", libc::EIO).exit_code(), exit::FAILURE);
         assert_eq!(Error::malformed("x").exit_code(), exit::MALFORMED);
     }
@@ -248,7 +251,10 @@ mod tests {
             .at(4096)
             .hint("free some space");
         let s = e.to_string();
-        assert!(s.contains("cannot write piece: /mnt/usb/a.0001.pcap"), "{s}");
+        assert!(
+            s.contains("cannot write piece: /mnt/usb/a.0001.pcap"),
+            "{s}"
+        );
         assert!(s.contains("at byte 4096 (0x1000)"), "{s}");
         assert!(s.contains("ENOSPC (No space left on device)"), "{s}");
         assert!(s.contains("hint: free some space"), "{s}");

@@ -116,7 +116,9 @@ impl BadRecord {
                 l.rec_header_len
             ),
             BadRecord::TooLong { len, max } => {
-                format!("absurd record length {len} (more than the maximum {max}; see --max-record)")
+                format!(
+                    "absurd record length {len} (more than the maximum {max}; see --max-record)"
+                )
             }
         }
     }
@@ -197,7 +199,10 @@ impl Layout {
     /// Check the layout is self-consistent.
     pub fn validate(&self) -> Result<()> {
         if !matches!(self.len_width, 1 | 2 | 4 | 8) {
-            return Err(Error::usage(format!("--len-width {} must be 1, 2, 4 or 8", self.len_width)));
+            return Err(Error::usage(format!(
+                "--len-width {} must be 1, 2, 4 or 8",
+                self.len_width
+            )));
         }
         if self.len_offset + self.len_width as usize > self.rec_header_len {
             return Err(Error::usage(format!(
@@ -225,13 +230,19 @@ impl Layout {
         if let Some(s) = self.seq_offset
             && s + 4 > self.rec_header_len
         {
-            return Err(Error::usage("the sequence number does not fit in the record header"));
+            return Err(Error::usage(
+                "the sequence number does not fit in the record header",
+            ));
         }
         if self.rec_header_len > 1 << 16 || self.header_len > 1 << 24 {
-            return Err(Error::usage("header lengths are limited to 64 KiB (record) and 16 MiB (file)"));
+            return Err(Error::usage(
+                "header lengths are limited to 64 KiB (record) and 16 MiB (file)",
+            ));
         }
         if self.max_record < self.rec_header_len as u64 {
-            return Err(Error::usage("--max-record is smaller than the record header"));
+            return Err(Error::usage(
+                "--max-record is smaller than the record header",
+            ));
         }
         Ok(())
     }
@@ -284,7 +295,8 @@ impl Layout {
 
     /// The sequence number of a record (seed layout).
     pub fn seq(&self, rh: &[u8]) -> Option<u32> {
-        self.seq_offset.map(|o| read_uint(&rh[o..], 4, self.endian) as u32)
+        self.seq_offset
+            .map(|o| read_uint(&rh[o..], 4, self.endian) as u32)
     }
 
     /// Encode a record header for a payload of `payload` bytes (generator, tests).
@@ -308,8 +320,16 @@ impl Layout {
         let mut s = match self.name {
             "pcap" => format!(
                 "pcap ({}-endian, {} timestamps)",
-                if self.endian == Endian::Little { "little" } else { "big" },
-                if self.pcap_nanos { "nanosecond" } else { "microsecond" }
+                if self.endian == Endian::Little {
+                    "little"
+                } else {
+                    "big"
+                },
+                if self.pcap_nanos {
+                    "nanosecond"
+                } else {
+                    "microsecond"
+                }
             ),
             n => format!(
                 "{n} (file header {} B, record header {} B, {}-byte {} length at +{}{})",
@@ -318,7 +338,11 @@ impl Layout {
                 self.len_width,
                 self.endian.short(),
                 self.len_offset,
-                if self.len_includes_header { ", counting the header" } else { "" }
+                if self.len_includes_header {
+                    ", counting the header"
+                } else {
+                    ""
+                }
             ),
         };
         if let Some(m) = self.magic {
@@ -327,7 +351,6 @@ impl Layout {
         s
     }
 }
-
 
 /// Layout choice as given on the command line; [`LayoutOpts::resolve`]
 /// turns it into a [`Layout`] once the file header is known.
@@ -398,14 +421,21 @@ impl LayoutOpts {
         let mut l = match name {
             "pcap" => {
                 let l = Layout::pcap_from_header(head)?;
-                if self.header_len.is_some() || self.rec_header_len.is_some() || self.len_offset.is_some() {
-                    return Err(Error::usage("the pcap layout is fixed; use --layout custom to change its geometry"));
+                if self.header_len.is_some()
+                    || self.rec_header_len.is_some()
+                    || self.len_offset.is_some()
+                {
+                    return Err(Error::usage(
+                        "the pcap layout is fixed; use --layout custom to change its geometry",
+                    ));
                 }
                 l
             }
             "seed" => Layout::seed(endian, self.len_includes_header),
             _ => {
-                let (Some(h), Some(rh), Some(lo)) = (self.header_len, self.rec_header_len, self.len_offset) else {
+                let (Some(h), Some(rh), Some(lo)) =
+                    (self.header_len, self.rec_header_len, self.len_offset)
+                else {
                     return Err(Error::usage(
                         "--layout custom needs --header-len, --rec-header-len and --len-offset",
                     ));
@@ -452,16 +482,26 @@ impl LayoutOpts {
                     value: 0,
                 });
                 let Some(value) = self.magic.or(l.magic.map(|m| m.value)) else {
-                    return Err(Error::usage("--magic-offset/--magic-width need --magic VALUE"));
+                    return Err(Error::usage(
+                        "--magic-offset/--magic-width need --magic VALUE",
+                    ));
                 };
                 l.magic = Some(Magic {
-                    offset: small(self.magic_offset.unwrap_or(base.offset as u64), "--magic-offset")?,
-                    width: self.magic_width.map(|w| w.min(255) as u8).unwrap_or(base.width),
+                    offset: small(
+                        self.magic_offset.unwrap_or(base.offset as u64),
+                        "--magic-offset",
+                    )?,
+                    width: self
+                        .magic_width
+                        .map(|w| w.min(255) as u8)
+                        .unwrap_or(base.width),
                     value,
                 });
             }
         } else if self.endian.is_some() || self.len_endian.is_some() || self.magic.is_some() {
-            return Err(Error::usage("pcap byte order and magic come from the file; drop --endian/--magic"));
+            return Err(Error::usage(
+                "pcap byte order and magic come from the file; drop --endian/--magic",
+            ));
         }
         if self.no_magic {
             l.magic = None;
@@ -529,7 +569,10 @@ mod tests {
         incl.len_includes_header = false;
         assert_eq!(incl.record_len(&rh), Err(BadRecord::Empty));
         write_uint(&mut rh[8..], 4, Endian::Little, 0xFFFF_FFFF);
-        assert!(matches!(incl.record_len(&rh), Err(BadRecord::TooLong { .. })));
+        assert!(matches!(
+            incl.record_len(&rh),
+            Err(BadRecord::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -543,7 +586,12 @@ mod tests {
         let l = Layout::pcap_from_header(&h).unwrap();
         assert_eq!((l.endian, l.pcap_nanos), (Endian::Big, true));
         h[..4].copy_from_slice(&PCAPNG_MAGIC.to_le_bytes());
-        assert!(Layout::pcap_from_header(&h).unwrap_err().msg.contains("pcapng"));
+        assert!(
+            Layout::pcap_from_header(&h)
+                .unwrap_err()
+                .msg
+                .contains("pcapng")
+        );
         assert!(Layout::pcap_from_header(&h[..10]).is_err());
         h[..4].copy_from_slice(b"junk");
         assert!(Layout::pcap_from_header(&h).is_err());
@@ -566,11 +614,21 @@ mod tests {
         c.len_width = Some(2);
         c.len_endian = Some("be".into());
         let l = c.resolve(&[]).unwrap();
-        assert_eq!((l.header_len, l.rec_header_len, l.len_width, l.endian), (7, 3, 2, Endian::Big));
+        assert_eq!(
+            (l.header_len, l.rec_header_len, l.len_width, l.endian),
+            (7, 3, 2, Endian::Big)
+        );
         assert!(l.magic.is_none());
         c.magic = Some(0xAB);
         c.magic_width = Some(1);
-        assert_eq!(c.resolve(&[]).unwrap().magic, Some(Magic { offset: 0, width: 1, value: 0xAB }));
+        assert_eq!(
+            c.resolve(&[]).unwrap().magic,
+            Some(Magic {
+                offset: 0,
+                width: 1,
+                value: 0xAB
+            })
+        );
         let mut h = [0u8; 24];
         h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
         let p = LayoutOpts::named("auto").resolve(&h).unwrap();
@@ -587,7 +645,11 @@ mod tests {
         l.len_offset = 10;
         assert!(l.validate().is_err());
         let mut l = Layout::seed(Endian::Little, false);
-        l.magic = Some(Magic { offset: 0, width: 2, value: 0x1_0000 });
+        l.magic = Some(Magic {
+            offset: 0,
+            width: 2,
+            value: 0x1_0000,
+        });
         assert!(l.validate().is_err());
     }
 }

@@ -32,7 +32,9 @@ impl WriteMode {
         match s {
             "kernel" => Ok(WriteMode::Kernel),
             "mmap" => Ok(WriteMode::Mmap),
-            _ => Err(Error::usage(format!("bad write mode '{s}': use kernel or mmap"))),
+            _ => Err(Error::usage(format!(
+                "bad write mode '{s}': use kernel or mmap"
+            ))),
         }
     }
 }
@@ -40,7 +42,9 @@ impl WriteMode {
 /// Refuse early when `path` exists and `force` is not set.
 pub fn check_absent(path: &Path, force: bool) -> Result<()> {
     if !force && std::fs::symlink_metadata(path).is_ok() {
-        return Err(Error::new(Kind::Exists, "output exists (use --force to overwrite)").with_path(path));
+        return Err(
+            Error::new(Kind::Exists, "output exists (use --force to overwrite)").with_path(path),
+        );
     }
     Ok(())
 }
@@ -62,6 +66,18 @@ impl OutputFile {
     /// (fallocate where the filesystem can, so a full disk says ENOSPC now
     /// rather than SIGBUS later; ftruncate otherwise).
     pub fn create(dest: &Path, len: u64, force: bool, sync: bool) -> Result<OutputFile> {
+        Self::create_with(dest, len, force, sync, true)
+    }
+
+    /// Like [`OutputFile::create`]; `prealloc: false` only sets the length
+    /// (a sparse file: for generated test data with holes).
+    pub fn create_with(
+        dest: &Path,
+        len: u64,
+        force: bool,
+        sync: bool,
+        prealloc: bool,
+    ) -> Result<OutputFile> {
         check_absent(dest, force)?;
         let name = dest
             .file_name()
@@ -89,27 +105,39 @@ impl OutputFile {
             done: false,
             _temp_guard: guard,
         };
-        out.size_to(len)?;
+        out.size_to(len, prealloc)?;
         Ok(out)
     }
 
-    fn size_to(&mut self, len: u64) -> Result<()> {
-        match sys::fallocate(&self.file, len) {
+    fn size_to(&mut self, len: u64, prealloc: bool) -> Result<()> {
+        let r = if prealloc {
+            sys::fallocate(&self.file, len)
+        } else {
+            Ok(false)
+        };
+        match r {
             Ok(true) => {}
             Ok(false) => {
-                log::debug!("{}: no fallocate here; sizing with ftruncate", self.tmp.display());
+                if prealloc {
+                    log::debug!(
+                        "{}: no fallocate here; sizing with ftruncate",
+                        self.tmp.display()
+                    );
+                }
             }
             Err(e) => {
-                return Err(Error::io(format!("cannot reserve {len} bytes for the output"), e)
-                    .with_path(&self.dest)
-                    .hint("the device is full, or the file size limit (ulimit -f) is too low"));
+                return Err(
+                    Error::io(format!("cannot reserve {len} bytes for the output"), e)
+                        .with_path(&self.dest)
+                        .hint("the device is full, or the file size limit (ulimit -f) is too low"),
+                );
             }
         }
-        // fallocate does not change the size with mode 0 beyond... it does;
-        // ftruncate makes the length exact in every case.
-        self.file
-            .set_len(len)
-            .map_err(|e| Error::io(format!("cannot size the output to {len} bytes"), e).with_path(&self.dest))?;
+        // ftruncate makes the length exact in every case (and is the only
+        // sizing where fallocate is unsupported).
+        self.file.set_len(len).map_err(|e| {
+            Error::io(format!("cannot size the output to {len} bytes"), e).with_path(&self.dest)
+        })?;
         Ok(())
     }
 
@@ -128,15 +156,32 @@ impl OutputFile {
 
     /// pwrite `buf` at `off`.
     pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
-        self.file
-            .write_all_at(buf, off)
-            .map_err(|e| Error::io("cannot write output", e).with_path(&self.dest).at(off))
+        self.file.write_all_at(buf, off).map_err(|e| {
+            Error::io("cannot write output", e)
+                .with_path(&self.dest)
+                .at(off)
+        })
     }
 
     /// Copy `[src_off, src_off+len)` of `src` to `dst_off` in this output.
-    pub fn copy_range(&self, src: &mut MappedInput, src_off: u64, dst_off: u64, len: u64, mode: WriteMode) -> Result<()> {
+    pub fn copy_range(
+        &self,
+        src: &mut MappedInput,
+        src_off: u64,
+        dst_off: u64,
+        len: u64,
+        mode: WriteMode,
+    ) -> Result<()> {
         match mode {
-            WriteMode::Kernel => kernel_copy(src.file(), src.path(), src_off, &self.file, &self.dest, dst_off, len),
+            WriteMode::Kernel => kernel_copy(
+                src.file(),
+                src.path(),
+                src_off,
+                &self.file,
+                &self.dest,
+                dst_off,
+                len,
+            ),
             WriteMode::Mmap => {
                 let mut w = MappedWriter::new(self)?;
                 w.copy_from(src, src_off, dst_off, len)?;
@@ -153,8 +198,11 @@ impl OutputFile {
                 .map_err(|e| Error::io("cannot sync output", e).with_path(&self.dest))?;
         }
         if !self.force && std::fs::symlink_metadata(&self.dest).is_ok() {
-            return Err(Error::new(Kind::Exists, "output appeared while writing (use --force to overwrite)")
-                .with_path(&self.dest));
+            return Err(Error::new(
+                Kind::Exists,
+                "output appeared while writing (use --force to overwrite)",
+            )
+            .with_path(&self.dest));
         }
         std::fs::rename(&self.tmp, &self.dest)
             .map_err(|e| Error::io("cannot rename output into place", e).with_path(&self.dest))?;
@@ -189,18 +237,27 @@ pub fn kernel_copy(
         if use_cfr {
             match sys::copy_file_range(src, &mut src_off, dst, &mut dst_off, n) {
                 Ok(0) => {
-                    return Err(Error::new(Kind::InputChanged, "the input ended early (it shrank while being copied)")
-                        .with_path(src_path)
-                        .at(src_off));
+                    return Err(Error::new(
+                        Kind::InputChanged,
+                        "the input ended early (it shrank while being copied)",
+                    )
+                    .with_path(src_path)
+                    .at(src_off));
                 }
                 Ok(_) => continue,
                 Err(e) => match e.raw_os_error() {
-                    Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF) => {
+                    Some(
+                        libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF,
+                    ) => {
                         log::debug!("copy_file_range unavailable ({e}); falling back");
                         use_cfr = false;
                         continue;
                     }
-                    _ => return Err(Error::io("cannot copy to output", e).with_path(dst_path).at(dst_off)),
+                    _ => {
+                        return Err(Error::io("cannot copy to output", e)
+                            .with_path(dst_path)
+                            .at(dst_off));
+                    }
                 },
             }
         }
@@ -214,10 +271,16 @@ pub fn kernel_copy(
             } else {
                 Kind::Io
             };
-            Error::io("cannot read input", e).with_path(src_path).at(src_off).kind(kind)
+            Error::io("cannot read input", e)
+                .with_path(src_path)
+                .at(src_off)
+                .kind(kind)
         })?;
-        dst.write_all_at(&buf[..k], dst_off)
-            .map_err(|e| Error::io("cannot write output", e).with_path(dst_path).at(dst_off))?;
+        dst.write_all_at(&buf[..k], dst_off).map_err(|e| {
+            Error::io("cannot write output", e)
+                .with_path(dst_path)
+                .at(dst_off)
+        })?;
         src_off += k as u64;
         dst_off += k as u64;
     }
@@ -243,8 +306,11 @@ impl<'a> MappedWriter<'a> {
     fn flush_current(&mut self) -> Result<()> {
         if let Some((start, m, g)) = self.cur.take() {
             // msync before munmap: the order matters to mmap's contract.
-            sys::msync(m.as_ptr(), m.len(), self.out.sync)
-                .map_err(|e| Error::io("msync failed", e).with_path(&self.out.dest).at(start))?;
+            sys::msync(m.as_ptr(), m.len(), self.out.sync).map_err(|e| {
+                Error::io("msync failed", e)
+                    .with_path(&self.out.dest)
+                    .at(start)
+            })?;
             drop(m);
             drop(g);
         }
@@ -263,14 +329,26 @@ impl<'a> MappedWriter<'a> {
             // inside the file; it is our own temporary file. A full disk on
             // a sparse file would still SIGBUS: the region is registered with
             // diag's handler, which reports it and removes the temp file.
-            let m = unsafe { MmapOptions::new().offset(start).len(len).map_mut(&self.out.file) }.map_err(|e| {
+            let m = unsafe {
+                MmapOptions::new()
+                    .offset(start)
+                    .len(len)
+                    .map_mut(&self.out.file)
+            }
+            .map_err(|e| {
                 let n = e.raw_os_error().unwrap_or(0);
                 Error::errno("cannot map the output", n)
                     .with_path(&self.out.dest)
                     .at(start)
                     .hint(diag::explain_mmap(n, true, len))
             })?;
-            let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Output, start, &self.out.dest);
+            let g = diag::guard(
+                m.as_ptr(),
+                m.len(),
+                RegionKind::Output,
+                start,
+                &self.out.dest,
+            );
             self.cur = Some((start, m, g));
         }
         let Some((s, m, _)) = self.cur.as_mut() else {
@@ -283,7 +361,10 @@ impl<'a> MappedWriter<'a> {
     /// Write `buf` at `off` through the mapping.
     pub fn write(&mut self, mut buf: &[u8], mut off: u64) -> Result<()> {
         if off + buf.len() as u64 > self.out.len {
-            return Err(Error::new(Kind::Io, "write past the sized end of the output").with_path(&self.out.dest));
+            return Err(
+                Error::new(Kind::Io, "write past the sized end of the output")
+                    .with_path(&self.out.dest),
+            );
         }
         while !buf.is_empty() {
             let (dst, _) = self.window_for(off)?;
@@ -296,7 +377,13 @@ impl<'a> MappedWriter<'a> {
     }
 
     /// Copy a range of a mapped input into the output through both mappings.
-    pub fn copy_from(&mut self, src: &mut MappedInput, mut src_off: u64, mut dst_off: u64, len: u64) -> Result<()> {
+    pub fn copy_from(
+        &mut self,
+        src: &mut MappedInput,
+        mut src_off: u64,
+        mut dst_off: u64,
+        len: u64,
+    ) -> Result<()> {
         let end = src_off + len;
         let chunk = src.max_chunk().min(4 << 20);
         while src_off < end {
@@ -344,7 +431,13 @@ mod tests {
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
         let leftovers: Vec<_> = std::fs::read_dir(&d)
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
             .collect();
         assert!(leftovers.is_empty());
     }

@@ -36,7 +36,13 @@ pub fn fallocate(f: &File, len: u64) -> io::Result<bool> {
 
 /// One copy_file_range call: copy up to `len` bytes from `inp` at `*off_in`
 /// to `out` at `*off_out`, advancing both. Returns bytes copied (0 = EOF).
-pub fn copy_file_range(inp: &File, off_in: &mut u64, out: &File, off_out: &mut u64, len: usize) -> io::Result<usize> {
+pub fn copy_file_range(
+    inp: &File,
+    off_in: &mut u64,
+    out: &File,
+    off_out: &mut u64,
+    len: usize,
+) -> io::Result<usize> {
     let mut i = *off_in as i64;
     let mut o = *off_out as i64;
     // SAFETY: the offsets are valid i64 (loff_t) locations for the call.
@@ -122,6 +128,7 @@ pub fn memlock_limit() -> Option<u64> {
     if r != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
         None
     } else {
+        #[allow(clippy::unnecessary_cast)] // rlim_t is 32-bit on some targets
         Some(rl.rlim_cur as u64)
     }
 }

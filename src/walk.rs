@@ -1,1 +1,164 @@
-//! packet walk (stub)
+//! The packet walk: from the end of the file header to the end of the file,
+//! record by record, reading only record headers (through the input's
+//! mapping windows), and naming the byte offset of any damage.
+
+use crate::error::{Error, Result};
+use crate::layout::{Layout, LayoutOpts};
+use crate::window::MappedInput;
+
+/// One record: where it starts and how long it is (header included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub offset: u64,
+    pub len: u64,
+    pub seq: Option<u32>,
+}
+
+impl Record {
+    pub fn end(&self) -> u64 {
+        self.offset + self.len
+    }
+}
+
+/// Read the file header and resolve the layout. Errors name the offset: an
+/// empty file, or a file shorter than its header.
+pub fn open_layout(src: &mut MappedInput, opts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
+    let len = src.len();
+    if len == 0 {
+        return Err(Error::malformed("empty file: no file header")
+            .with_path(src.path())
+            .at(0));
+    }
+    let mut head = vec![0u8; len.min(24) as usize];
+    src.read_exact_at(&mut head, 0)?;
+    let layout = opts.resolve(&head).map_err(|e| {
+        if e.path.is_none() {
+            e.with_path(src.path())
+        } else {
+            e
+        }
+    })?;
+    if (layout.header_len as u64) > len {
+        return Err(Error::malformed(format!(
+            "truncated file header: the file has {len} bytes, the {} layout's header is {}",
+            layout.name, layout.header_len
+        ))
+        .with_path(src.path())
+        .at(len));
+    }
+    let mut header = vec![0u8; layout.header_len];
+    src.read_exact_at(&mut header, 0)?;
+    Ok((layout, header))
+}
+
+/// Iterates the records of `[start, end)`.
+pub struct Walker {
+    layout: Layout,
+    pos: u64,
+    end: u64,
+}
+
+impl Walker {
+    pub fn new(layout: &Layout, start: u64, end: u64) -> Walker {
+        Walker {
+            layout: layout.clone(),
+            pos: start,
+            end,
+        }
+    }
+
+    /// Offset of the next record.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next record, `None` at the end, or an error naming the offset.
+    pub fn next(&mut self, src: &mut MappedInput) -> Result<Option<Record>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let l = &self.layout;
+        let h = l.rec_header_len;
+        let left = self.end - self.pos;
+        if left < h as u64 {
+            return Err(Error::malformed(format!(
+                "truncated record header: {left} bytes left, a record header is {h}"
+            ))
+            .with_path(src.path())
+            .at(self.pos));
+        }
+        let rh = src.bytes(self.pos, h)?;
+        let len = match l.record_len(rh) {
+            Ok(n) => n,
+            Err(bad) => {
+                return Err(Error::malformed(bad.describe(l))
+                    .with_path(src.path())
+                    .at(self.pos));
+            }
+        };
+        let seq = l.seq(rh);
+        if len > left {
+            return Err(Error::malformed(format!(
+                "truncated last record: its header says {len} bytes, only {left} remain"
+            ))
+            .with_path(src.path())
+            .at(self.pos));
+        }
+        let r = Record {
+            offset: self.pos,
+            len,
+            seq,
+        };
+        self.pos += len;
+        Ok(Some(r))
+    }
+}
+
+/// A progress line on stderr, only when stderr is a terminal.
+pub struct Progress {
+    what: &'static str,
+    total: u64,
+    enabled: bool,
+    last: std::time::Instant,
+    shown: bool,
+}
+
+impl Progress {
+    pub fn new(what: &'static str, total: u64) -> Progress {
+        Progress {
+            what,
+            total,
+            enabled: crate::diag::stderr_is_tty() && log::log_enabled!(log::Level::Info),
+            last: std::time::Instant::now(),
+            shown: false,
+        }
+    }
+
+    pub fn update(&mut self, done: u64, extra: &str) {
+        if !self.enabled || self.last.elapsed().as_millis() < 250 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let pct = (done * 100).checked_div(self.total).unwrap_or(100);
+        eprint!(
+            "\r{}: {pct:3}% ({} of {}) {extra}\x1b[K",
+            self.what,
+            crate::size::human(done),
+            crate::size::human(self.total)
+        );
+        self.shown = true;
+    }
+
+    pub fn finish(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -30,7 +30,11 @@ pub struct WindowOpts {
 /// Default window: 64 MiB on 64-bit targets, 16 MiB on 32-bit ones
 /// (a 32-bit MIPS process has 2 GiB of address space in all).
 pub fn default_window() -> usize {
-    if cfg!(target_pointer_width = "64") { 64 << 20 } else { 16 << 20 }
+    if cfg!(target_pointer_width = "64") {
+        64 << 20
+    } else {
+        16 << 20
+    }
 }
 
 /// Smallest window accepted.
@@ -48,7 +52,9 @@ impl WindowOpts {
             None => default_window(),
             Some(w) => {
                 if w < MIN_WINDOW as u64 {
-                    return Err(Error::usage(format!("--window {w} is below the minimum of 64K")));
+                    return Err(Error::usage(format!(
+                        "--window {w} is below the minimum of 64K"
+                    )));
                 }
                 if w > isize::MAX as u64 {
                     return Err(Error::usage(format!(
@@ -102,7 +108,8 @@ pub struct MappedInput {
 impl MappedInput {
     /// Open `path` read-only.
     pub fn open(path: &Path, opts: &WindowOpts) -> Result<MappedInput> {
-        let file = File::open(path).map_err(|e| Error::io("cannot open input", e).with_path(path))?;
+        let file =
+            File::open(path).map_err(|e| Error::io("cannot open input", e).with_path(path))?;
         let md = file
             .metadata()
             .map_err(|e| Error::io("cannot stat input", e).with_path(path))?;
@@ -145,23 +152,31 @@ impl MappedInput {
     }
     /// Largest `n` that [`Self::bytes`] accepts.
     pub fn max_chunk(&self) -> usize {
-        if self.use_read { READ_FALLBACK } else { self.window - self.page }
+        if self.use_read {
+            READ_FALLBACK
+        } else {
+            self.window - self.page
+        }
     }
 
     /// Read `buf.len()` bytes at `off` with pread (small reads: headers).
     pub fn read_exact_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
-        self.file
-            .read_exact_at(buf, off)
-            .map_err(|e| Error::io("cannot read input", e).with_path(&self.path).at(off))
+        self.file.read_exact_at(buf, off).map_err(|e| {
+            Error::io("cannot read input", e)
+                .with_path(&self.path)
+                .at(off)
+        })
     }
 
     /// The bytes `[off, off+n)`, mapping a new window if needed.
     /// `off + n` must not exceed the file length seen at open.
     pub fn bytes(&mut self, off: u64, n: usize) -> Result<&[u8]> {
         if off.checked_add(n as u64).is_none_or(|e| e > self.len) {
-            return Err(Error::malformed(format!("read of {n} bytes past the end of the input"))
-                .with_path(&self.path)
-                .at(off));
+            return Err(
+                Error::malformed(format!("read of {n} bytes past the end of the input"))
+                    .with_path(&self.path)
+                    .at(off),
+            );
         }
         let hit = match &self.cur {
             Some(w) => off >= w.start && off + n as u64 <= w.start + w.bytes().len() as u64,
@@ -179,7 +194,11 @@ impl MappedInput {
             && rel >= w.released + RELEASE_STEP
         {
             let upto = rel / page * page;
-            let _ = sys::madvise(m[w.released..].as_ptr(), upto - w.released, libc::MADV_DONTNEED);
+            let _ = sys::madvise(
+                m[w.released..].as_ptr(),
+                upto - w.released,
+                libc::MADV_DONTNEED,
+            );
             w.released = upto;
         }
         Ok(&w.bytes()[rel..rel + n])
@@ -245,7 +264,11 @@ impl MappedInput {
                         })?;
                     }
                     let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Input, start, &self.path);
-                    log::trace!("mapped {} bytes of {} at {start}", m.len(), self.path.display());
+                    log::trace!(
+                        "mapped {} bytes of {} at {start}",
+                        m.len(),
+                        self.path.display()
+                    );
                     self.cur = Some(Win {
                         start,
                         data: Data::Map(m),
@@ -270,10 +293,13 @@ impl MappedInput {
                         );
                     }
                     Some(n) => {
-                        return Err(Error::errno(format!("cannot map a {}-byte window of the input", len), n)
-                            .with_path(&self.path)
-                            .at(start)
-                            .hint(diag::explain_mmap(n, false, len)));
+                        return Err(Error::errno(
+                            format!("cannot map a {}-byte window of the input", len),
+                            n,
+                        )
+                        .with_path(&self.path)
+                        .at(start)
+                        .hint(diag::explain_mmap(n, false, len)));
                     }
                     None => return Err(Error::io("cannot map the input", e).with_path(&self.path)),
                 },
@@ -299,7 +325,10 @@ pub fn check_memlock(window: usize) -> Result<()> {
         && lim < window as u64
         && !sys::is_root()
     {
-        return Err(Error::new(Kind::NoMemory, "cannot lock the window in memory").hint(memlock_hint(window)));
+        return Err(
+            Error::new(Kind::NoMemory, "cannot lock the window in memory")
+                .hint(memlock_hint(window)),
+        );
     }
     Ok(())
 }
@@ -310,7 +339,8 @@ mod tests {
     use std::io::Write;
 
     fn tmpfile(data: &[u8]) -> (PathBuf, File) {
-        let p = std::env::temp_dir().join(format!("mmkit-win-{}-{}", std::process::id(), data.len()));
+        let p =
+            std::env::temp_dir().join(format!("mmkit-win-{}-{}", std::process::id(), data.len()));
         let mut f = File::create(&p).unwrap();
         f.write_all(data).unwrap();
         (p.clone(), File::open(&p).unwrap())
@@ -320,11 +350,21 @@ mod tests {
     fn straddling_reads_remap() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let (p, _) = tmpfile(&data);
-        let mut m = MappedInput::open(&p, &WindowOpts { window: Some(64 << 10), lock: false }).unwrap();
+        let mut m = MappedInput::open(
+            &p,
+            &WindowOpts {
+                window: Some(64 << 10),
+                lock: false,
+            },
+        )
+        .unwrap();
         // Every offset class across several window edges.
         for off in [0u64, 1, 65_530, 65_535, 65_536, 131_069, 299_990] {
             let n = 10usize.min((data.len() as u64 - off) as usize);
-            assert_eq!(m.bytes(off, n).unwrap(), &data[off as usize..off as usize + n]);
+            assert_eq!(
+                m.bytes(off, n).unwrap(),
+                &data[off as usize..off as usize + n]
+            );
         }
         assert!(m.maps >= 3);
         assert!(m.bytes(299_995, 10).is_err());
@@ -333,8 +373,20 @@ mod tests {
 
     #[test]
     fn window_size_rules() {
-        assert!(WindowOpts { window: Some(1000), lock: false }.size().is_err());
-        let w = WindowOpts { window: Some(100_000), lock: false }.size().unwrap();
+        assert!(
+            WindowOpts {
+                window: Some(1000),
+                lock: false
+            }
+            .size()
+            .is_err()
+        );
+        let w = WindowOpts {
+            window: Some(100_000),
+            lock: false,
+        }
+        .size()
+        .unwrap();
         assert_eq!(w % diag::page_size(), 0);
         assert!(w >= 100_000);
     }
@@ -343,7 +395,14 @@ mod tests {
     fn shrunk_file_is_reported_at_remap() {
         let data = vec![7u8; 200_000];
         let (p, _) = tmpfile(&data);
-        let mut m = MappedInput::open(&p, &WindowOpts { window: Some(64 << 10), lock: false }).unwrap();
+        let mut m = MappedInput::open(
+            &p,
+            &WindowOpts {
+                window: Some(64 << 10),
+                lock: false,
+            },
+        )
+        .unwrap();
         m.bytes(0, 10).unwrap();
         let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
         f.set_len(1000).unwrap();

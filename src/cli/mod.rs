@@ -21,14 +21,20 @@ use argh::FromArgs;
     error_code(0, "success; `check`: the file is clean"),
     error_code(1, "I/O or system error"),
     error_code(2, "bad command line"),
-    error_code(3, "malformed input (bad magic, absurd length, truncated record) or pieces that do not belong together"),
+    error_code(
+        3,
+        "malformed input (bad magic, absurd length, truncated record) or pieces that do not belong together"
+    ),
     error_code(4, "an output exists (use --force to overwrite)"),
     error_code(5, "no space left on the device, or the file size limit"),
     error_code(6, "the input shrank while mapped (bus error caught)"),
     error_code(7, "bus error on a register access: no device answered"),
     error_code(8, "permission refused (root, STRICT_DEVMEM, read-only)"),
     error_code(9, "read-back mismatch after a write; demo: joined file differs"),
-    error_code(10, "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"),
+    error_code(
+        10,
+        "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"
+    ),
     error_code(130, "interrupted (SIGINT); unfinished output removed")
 )]
 pub struct TopLevel {
@@ -79,7 +85,10 @@ pub fn parse_env() -> Result<TopLevel, i32> {
 /// Parse an argument vector (`args[0]` is the program name).
 pub fn parse(args: &[String]) -> Result<TopLevel, i32> {
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (cmd, rest) = strs.split_first().map(|(c, r)| (*c, r)).unwrap_or(("mmkit", &[]));
+    let (cmd, rest) = strs
+        .split_first()
+        .map(|(c, r)| (*c, r))
+        .unwrap_or(("mmkit", &[]));
     let cmd = std::path::Path::new(cmd)
         .file_name()
         .and_then(|s| s.to_str())

@@ -275,7 +275,35 @@ pub fn split(a: SplitArgs) -> Result<i32> {
         layout: a.layout_opts(),
         window: window_opts(a.window, a.lock),
     };
-    crate::split::run(&opts)?;
+    let r = crate::split::run(&opts)?;
+    let largest = r.pieces.iter().map(|p| p.bytes).max().unwrap_or(0);
+    let verb = if a.dry_run { "would write" } else { "wrote" };
+    for p in &r.pieces {
+        if a.dry_run || log::log_enabled!(log::Level::Debug) {
+            println!(
+                "{}\t{} bytes\t{} records{}",
+                p.path.display(),
+                p.bytes,
+                p.records,
+                if p.oversized {
+                    "\t(single oversized record)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!(
+        "split {}: {} records, {} bytes ({}); {verb} {} pieces to {} (largest {} bytes, limit {})",
+        a.input.display(),
+        r.records,
+        r.input_bytes,
+        r.layout,
+        r.pieces.len(),
+        a.out_dir.display(),
+        largest,
+        a.size
+    );
     Ok(exit::OK)
 }
 
@@ -289,7 +317,15 @@ pub fn join(a: JoinArgs) -> Result<i32> {
         layout: a.layout_opts(),
         window: window_opts(a.window, a.lock),
     };
-    crate::join::run(&opts)?;
+    let r = crate::join::run(&opts)?;
+    println!(
+        "joined {} pieces ({} records, {}) into {} ({} bytes)",
+        r.pieces,
+        r.records,
+        r.layout,
+        a.output.display(),
+        r.bytes
+    );
     Ok(exit::OK)
 }
 
@@ -299,14 +335,22 @@ pub fn check(a: CheckArgs) -> Result<i32> {
 
 pub fn copy(a: CopyArgs) -> Result<i32> {
     let opts = crate::copy::CopyOpts {
-        src: a.src,
-        dst: a.dst,
+        src: a.src.clone(),
+        dst: a.dst.clone(),
         method: crate::copy::Method::parse(&a.method)?,
         force: a.force,
         sync: a.sync,
         window: window_opts(a.window, false),
     };
-    crate::copy::run(&opts)?;
+    let r = crate::copy::run(&opts)?;
+    let secs = r.elapsed.as_secs_f64();
+    println!(
+        "copied {} bytes with {} in {:.3} s ({:.1} MiB/s)",
+        r.bytes,
+        r.method,
+        secs,
+        r.bytes as f64 / (1 << 20) as f64 / secs.max(1e-9)
+    );
     Ok(exit::OK)
 }
 
@@ -321,7 +365,15 @@ pub fn generate(a: GenArgs) -> Result<i32> {
         force: a.force,
         layout: a.layout_opts(),
     };
-    crate::generate::run(&opts)?;
+    let r = crate::generate::run(&opts)?;
+    println!(
+        "generated {}: {} bytes, {} records, {}{}",
+        a.output.display(),
+        r.bytes,
+        r.records,
+        r.layout,
+        if a.sparse { ", sparse payloads" } else { "" }
+    );
     Ok(exit::OK)
 }
 

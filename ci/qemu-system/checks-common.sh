@@ -1,0 +1,1 @@
+ls -l /bin/mmkit* 2>&1

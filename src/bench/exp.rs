@@ -1,0 +1,271 @@
+//! The measured operations: increment every integer of a file in place
+//! (read()/write() against a shared mapping) and scan a file sequentially
+//! (read() with a large buffer against a mapped walk, with and without
+//! madvise hints).
+//!
+//! Both sides of each comparison do the same work on the bytes (the same
+//! [`bump`] or [`sum`] function); only the way the bytes reach memory and go
+//! back to the file differs. Integers are decoded with `from_ne_bytes` on
+//! 4-byte slices, never through pointer casts. Mappings are made window by
+//! window (never more than `window` bytes at once), so a 1 GiB file works on
+//! a 32-bit device with 2 GiB of address space.
+
+use crate::diag::{self, RegionKind};
+use crate::error::{Error, Result};
+use crate::sys;
+use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// Add 1 to every native-endian u32 in `b` (a trailing partial integer is
+/// left alone).
+pub fn bump(b: &mut [u8]) {
+    for c in b.chunks_exact_mut(4) {
+        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+        c.copy_from_slice(&v.wrapping_add(1).to_ne_bytes());
+    }
+}
+
+/// Sum of the native-endian u32 integers in `b`, wrapping.
+pub fn sum(b: &[u8]) -> u64 {
+    b.chunks_exact(4)
+        .map(|c| u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+        .fold(0u64, u64::wrapping_add)
+}
+
+/// Drop the file's pages from the page cache (works on disk filesystems
+/// without root; a no-op on tmpfs). Dirty pages are written first.
+pub fn evict(f: &File, path: &Path) -> Result<()> {
+    f.sync_data()
+        .map_err(|e| Error::io("cannot sync the scratch file", e).with_path(path))?;
+    // SAFETY: posix_fadvise on a valid fd; offset 0 and length 0 (= to the
+    // end) fit every off_t.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        log::debug!("posix_fadvise(DONTNEED) failed: errno {r}");
+    }
+    Ok(())
+}
+
+/// The notes' read side: pread a buffer, add 1 to each integer, pwrite it
+/// back, buffer by buffer; `sync` adds fdatasync at the end.
+pub fn inc_read(f: &File, path: &Path, len: u64, buf: &mut [u8], sync: bool) -> Result<()> {
+    let mut off = 0u64;
+    while off < len {
+        let n = ((len - off) as usize).min(buf.len());
+        let b = &mut buf[..n];
+        f.read_exact_at(b, off)
+            .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
+        bump(b);
+        f.write_all_at(b, off)
+            .map_err(|e| Error::io("write failed", e).with_path(path).at(off))?;
+        off += n as u64;
+    }
+    if sync {
+        f.sync_data()
+            .map_err(|e| Error::io("fdatasync failed", e).with_path(path))?;
+    }
+    Ok(())
+}
+
+fn map_err(e: std::io::Error, what: &str, path: &Path, off: u64, len: usize, w: bool) -> Error {
+    let n = e.raw_os_error().unwrap_or(0);
+    Error::errno(format!("cannot map {what}"), n)
+        .with_path(path)
+        .at(off)
+        .hint(diag::explain_mmap(n, w, len))
+}
+
+/// The notes' mmap side: size the file with ftruncate, then window by
+/// window: map MAP_SHARED, add 1 to each integer, msync, munmap.
+/// `sync` selects msync(MS_SYNC) over msync(MS_ASYNC).
+pub fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> Result<()> {
+    f.set_len(len)
+        .map_err(|e| Error::io("ftruncate failed", e).with_path(path))?;
+    let mut off = 0u64;
+    while off < len {
+        let n = ((len - off) as usize).min(window);
+        // SAFETY: the scratch file is private to this process (created with
+        // O_EXCL, mode 0600) and was just sized to `len`, so every mapped
+        // page is inside the file. Should it shrink anyway, the SIGBUS is
+        // reported by diag's handler (region registered below).
+        let mut m: MmapMut = unsafe { MmapOptions::new().offset(off).len(n).map_mut(f) }
+            .map_err(|e| map_err(e, "the scratch file", path, off, n, true))?;
+        let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Output, off, path);
+        bump(&mut m);
+        // msync before munmap (the drop below).
+        let r = if sync { m.flush() } else { m.flush_async() };
+        r.map_err(|e| Error::io("msync failed", e).with_path(path).at(off))?;
+        drop(g);
+        drop(m);
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// Sequential read() of the whole file with a `buf`-sized buffer.
+pub fn scan_read(path: &Path, len: u64, buf: &mut [u8]) -> Result<u64> {
+    let mut f =
+        File::open(path).map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+    let mut total = 0u64;
+    let mut off = 0u64;
+    while off < len {
+        let n = ((len - off) as usize).min(buf.len());
+        f.read_exact(&mut buf[..n])
+            .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
+        total = total.wrapping_add(sum(&buf[..n]));
+        off += n as u64;
+    }
+    Ok(total)
+}
+
+/// How a mapped scan is advised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// No advice: the kernel's default readahead and fault-around.
+    Plain,
+    /// MADV_SEQUENTIAL on each window.
+    Sequential,
+    /// MADV_WILLNEED on each window (start reading it all now).
+    WillNeed,
+    /// MAP_POPULATE: fault the whole window in at mmap time.
+    Populate,
+    /// MADV_SEQUENTIAL, and MADV_DONTNEED on every 2 MiB behind the cursor
+    /// (what split's input windows do to keep resident memory flat).
+    SeqDontNeed,
+}
+
+impl Hint {
+    pub const ALL: [Hint; 5] = [
+        Hint::Plain,
+        Hint::Sequential,
+        Hint::WillNeed,
+        Hint::Populate,
+        Hint::SeqDontNeed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Hint::Plain => "mmap",
+            Hint::Sequential => "mmap+SEQUENTIAL",
+            Hint::WillNeed => "mmap+WILLNEED",
+            Hint::Populate => "mmap+POPULATE",
+            Hint::SeqDontNeed => "mmap+SEQ+DONTNEED",
+        }
+    }
+}
+
+/// Step between MADV_DONTNEED calls behind the cursor.
+const RELEASE_STEP: usize = 2 << 20;
+
+/// Sequential walk of the whole file through read-only windows.
+pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint) -> Result<u64> {
+    let f =
+        File::open(path).map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+    let mut total = 0u64;
+    let mut off = 0u64;
+    while off < len {
+        let n = ((len - off) as usize).min(window);
+        let mut opts = MmapOptions::new();
+        opts.offset(off).len(n);
+        if hint == Hint::Populate {
+            opts.populate();
+        }
+        // SAFETY: read-only mapping of our private scratch file, inside its
+        // length; a shrink would SIGBUS into diag's handler (guard below).
+        let m: Mmap = unsafe { opts.map(&f) }
+            .map_err(|e| map_err(e, "the scratch file", path, off, n, false))?;
+        let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Input, off, path);
+        match hint {
+            Hint::Sequential | Hint::SeqDontNeed => {
+                let _ = m.advise(Advice::Sequential);
+            }
+            Hint::WillNeed => {
+                let _ = m.advise(Advice::WillNeed);
+            }
+            Hint::Plain | Hint::Populate => {}
+        }
+        if hint == Hint::SeqDontNeed {
+            for c in m.chunks(RELEASE_STEP) {
+                total = total.wrapping_add(sum(c));
+                // Chunks start page-aligned (the step is a multiple of
+                // every page size in use); advice only, errors ignored.
+                let _ = sys::madvise(c.as_ptr(), c.len(), libc::MADV_DONTNEED);
+            }
+        } else {
+            total = total.wrapping_add(sum(&m));
+        }
+        drop(g);
+        drop(m);
+        off += n as u64;
+    }
+    Ok(total)
+}
+
+/// The sum of the integers 0, 1, …, len/4 - 1 plus `add` each (what a
+/// scan of a freshly filled scratch file must return).
+pub fn expected_sum(len: u64, add: u32) -> u64 {
+    let n = len / 4;
+    // Integers wrap at 2^32 like the file's u32 values.
+    let mut total = 0u64;
+    let full = n >> 32;
+    let rest = n & 0xFFFF_FFFF;
+    let per_cycle = (1u64 << 32).wrapping_mul((1u64 << 32) - 1) / 2;
+    total = total.wrapping_add(full.wrapping_mul(per_cycle));
+    total = total.wrapping_add(rest.wrapping_mul(rest.wrapping_sub(1)) / 2);
+    total.wrapping_add(n.wrapping_mul(u64::from(add)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::scratch::Scratch;
+
+    #[test]
+    fn bump_and_sum_decode_every_integer() {
+        let mut b = Vec::new();
+        for v in [0u32, 1, u32::MAX, 41] {
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        b.push(9); // a partial trailing integer is left alone
+        bump(&mut b);
+        let want: Vec<u32> = vec![1, 2, 0, 42];
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(b[4 * i..4 * i + 4], w.to_ne_bytes());
+        }
+        assert_eq!(b[16], 9);
+        assert_eq!(sum(&b), 45);
+    }
+
+    #[test]
+    fn expected_sum_matches_a_direct_sum() {
+        let s: u64 = (0..1000u64).sum();
+        assert_eq!(expected_sum(4000, 0), s);
+        assert_eq!(expected_sum(4000, 3), s + 3000);
+        assert_eq!(expected_sum(0, 5), 0);
+    }
+
+    #[test]
+    fn read_and_mmap_increments_agree_across_windows() {
+        let dir = std::env::temp_dir();
+        let s = Scratch::create(&dir, 901).unwrap();
+        let page = diag::page_size();
+        // Three and a half windows of one page each, plus a tail.
+        let len = (page * 3 + page / 2 + 12) as u64;
+        s.fill(len).unwrap();
+        let f = s.open_rw().unwrap();
+        let mut buf = vec![0u8; 1000];
+        inc_read(&f, s.path(), len, &mut buf, false).unwrap();
+        inc_mmap(&f, s.path(), len, page, false).unwrap();
+        inc_mmap(&f, s.path(), len, page, true).unwrap();
+        assert_eq!(s.verify(len, 3).unwrap(), None);
+        let want = expected_sum(len, 3);
+        assert_eq!(scan_read(s.path(), len, &mut buf).unwrap(), want);
+        for h in Hint::ALL {
+            assert_eq!(scan_mmap(s.path(), len, page, h).unwrap(), want, "{h:?}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Helpers shared by the integration tests, which run the real binary.
+//!
+//! `MMKIT_TEST_RUNNER` (e.g. `qemu-mipsel-static`) prefixes every spawn of
+//! the binary, so the same tests run under QEMU user-mode emulation when the
+//! test binaries themselves run there (cross `cargo test` with a runner).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A `Command` for the mmkit binary under test.
+pub fn mmkit() -> Command {
+    let exe = env!("CARGO_BIN_EXE_mmkit");
+    match std::env::var("MMKIT_TEST_RUNNER") {
+        Ok(r) if !r.trim().is_empty() => {
+            let mut parts = r.split_whitespace();
+            let mut c = Command::new(parts.next().unwrap_or("env"));
+            c.args(parts);
+            c.arg(exe);
+            c
+        }
+        _ => Command::new(exe),
+    }
+}
+
+/// Run mmkit with `args`; returns the output.
+pub fn run(args: &[&str]) -> Output {
+    mmkit().args(args).output().expect("spawn mmkit")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let base = std::env::var_os("MMKIT_TEST_TMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let d = base.join(format!(
+            "mmkit-it-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("create temp dir");
+        TempDir(d)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+    /// The path as &str (temp paths are ASCII here).
+    pub fn s(&self, p: &str) -> String {
+        self.0.join(p).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
