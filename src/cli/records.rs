@@ -135,7 +135,7 @@ with_layout_flags! {
         example = "mmkit join capture.*.pcap -o capture.pcap")]
     pub struct JoinArgs {
         /// the pieces, in order
-        #[argh(positional, greedy)]
+        #[argh(positional)]
         pub pieces: Vec<PathBuf>,
         /// the output file
         #[argh(option, short = 'o')]
@@ -166,7 +166,7 @@ with_layout_flags! {
         example = "mmkit check capture.pcap")]
     pub struct CheckArgs {
         /// the files to check
-        #[argh(positional, greedy)]
+        #[argh(positional)]
         pub inputs: Vec<PathBuf>,
         /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
         #[argh(option, from_str_fn(from_str_size))]

@@ -1,0 +1,214 @@
+//! Fault tests: the input shrinking under a running split (a real SIGBUS,
+//! caught), a full disk, and the file size limit. Each checks the message,
+//! the exit code, that finished pieces are valid and that no temporary file
+//! is left behind.
+
+mod common;
+use common::{TempDir, mmkit, run, stderr, stdout};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_no_temps(dir: &Path) {
+    let f = files(dir);
+    assert!(
+        f.iter().all(|n| !n.ends_with(".tmp")),
+        "temporary files left: {f:?}"
+    );
+}
+
+/// Split with a debug pause before piece 1; truncate the input from this
+/// (other) process during the pause; the split must report the change and
+/// exit 6, not die of SIGBUS.
+fn truncate_mid_split(write: &str) {
+    let t = TempDir::new(&format!("shrink-{write}"));
+    let input = t.s("in.seed");
+    let o = run(&["gen", &input, "--size", "8M"]);
+    assert!(o.status.success());
+    let out = t.join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut child = mmkit()
+        .args([
+            "split",
+            &input,
+            "-o",
+            &out.to_string_lossy(),
+            "--size",
+            "1M",
+            "--write",
+            write,
+        ])
+        .env("MMKIT_DEBUG_PAUSE_MS", "3000")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut log = String::new();
+    loop {
+        line.clear();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("split ended before its pause: {log}");
+        }
+        log.push_str(&line);
+        if line.contains("debug pause before writing piece 1") {
+            break;
+        }
+    }
+    // The other process: cut the file to 4 KiB while it is mapped.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&input)
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    log.push_str(&rest);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), None, "killed by a signal: {log}");
+    assert_eq!(status.code(), Some(6), "{log}");
+    assert!(log.contains("in.seed"), "{log}");
+    assert!(log.contains("shrank"), "{log}");
+    if write == "mmap" {
+        // The copy reads through the still-mapped window: a real SIGBUS,
+        // caught by the handler, which also removed the temporary piece.
+        assert!(log.contains("bus error reading"), "{log}");
+        assert!(log.contains("unfinished output was removed"), "{log}");
+    }
+    assert_no_temps(&out);
+    // Piece 0 was finished before the truncation: it is complete and valid.
+    assert_eq!(files(&out), ["in.0000.seed"]);
+    let c = run(&["check", &out.join("in.0000.seed").to_string_lossy()]);
+    assert!(c.status.success(), "{}", stdout(&c));
+}
+
+#[test]
+fn input_truncated_mid_split_mmap_is_caught_sigbus() {
+    truncate_mid_split("mmap");
+}
+
+#[test]
+fn input_truncated_mid_split_kernel_is_reported() {
+    truncate_mid_split("kernel");
+}
+
+#[test]
+fn file_size_limit_is_a_clear_error() {
+    let t = TempDir::new("fsize");
+    let input = t.s("in.pcap");
+    assert!(
+        run(&["gen", &input, "--layout", "pcap", "--size", "3M"])
+            .status
+            .success()
+    );
+    let out = t.join("out");
+    std::fs::create_dir(&out).unwrap();
+    for write in ["kernel", "mmap"] {
+        let mut cmd = mmkit();
+        cmd.args([
+            "join",
+            &input,
+            "-o",
+            &out.join(format!("j-{write}")).to_string_lossy(),
+            "--write",
+            write,
+        ]);
+        // SAFETY: setrlimit is async-signal-safe and only touches the child.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                let rl = libc::rlimit {
+                    rlim_cur: 1 << 20,
+                    rlim_max: 1 << 20,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let o = cmd.output().unwrap();
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{write}: {e}");
+        assert!(
+            e.contains("EFBIG") && e.contains("ulimit -f"),
+            "{write}: {e}"
+        );
+        assert_no_temps(&out);
+        assert!(files(&out).is_empty());
+    }
+}
+
+/// A 3 MiB tmpfs: the third 1 MiB piece cannot be written. Needs root (mount).
+#[test]
+fn disk_full_keeps_finished_pieces_valid() {
+    let t = TempDir::new("full");
+    let input = t.s("in.seed");
+    assert!(run(&["gen", &input, "--size", "8M"]).status.success());
+    let mnt = t.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let m = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=3m",
+            "tmpfs",
+            &mnt.to_string_lossy(),
+        ])
+        .output();
+    match m {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!(
+                "SKIP disk_full_keeps_finished_pieces_valid: cannot mount a tmpfs (needs root)"
+            );
+            return;
+        }
+    }
+    struct Umount<'a>(&'a Path);
+    impl Drop for Umount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _u = Umount(&mnt);
+    for write in ["kernel", "mmap"] {
+        let o = run(&[
+            "split",
+            &input,
+            "-o",
+            &mnt.to_string_lossy(),
+            "--size",
+            "1M",
+            "--write",
+            write,
+            "--force",
+        ]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{write}: {e}");
+        assert!(e.contains("ENOSPC"), "{write}: {e}");
+        assert_no_temps(&mnt);
+        let done = files(&mnt);
+        assert!(!done.is_empty() && done.len() < 8, "{write}: {done:?}");
+        for f in &done {
+            let c = run(&["check", &mnt.join(f).to_string_lossy()]);
+            assert!(c.status.success(), "{write}: {f}: {}", stdout(&c));
+        }
+        for f in &done {
+            std::fs::remove_file(mnt.join(f)).unwrap();
+        }
+    }
+}
