@@ -68,7 +68,7 @@ pub fn run(o: &CopyOpts) -> Result<CopyReport> {
         .metadata()
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644);
-    let out = OutputFile::create(&o.dst, len, o.force, o.sync)?;
+    let out = OutputFile::create_with(&o.dst, len, o.force, o.sync, o.method == Method::Mmap)?;
     match o.method {
         Method::Mmap => {
             if len > 0 {

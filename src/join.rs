@@ -79,7 +79,13 @@ pub fn run(o: &JoinOpts) -> Result<JoinReport> {
         inputs.push((src, hdr));
     }
     let header = header.unwrap_or_default();
-    let out = OutputFile::create(&o.output, total, o.force, o.sync)?;
+    let out = OutputFile::create_with(
+        &o.output,
+        total,
+        o.force,
+        o.sync,
+        o.write == WriteMode::Mmap,
+    )?;
     let mut progress = Progress::new("join", total);
     let mut at = header.len() as u64;
     match o.write {

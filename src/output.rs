@@ -136,7 +136,9 @@ impl OutputFile {
         // ftruncate makes the length exact in every case (and is the only
         // sizing where fallocate is unsupported).
         self.file.set_len(len).map_err(|e| {
-            Error::io(format!("cannot size the output to {len} bytes"), e).with_path(&self.dest)
+            Error::io(format!("cannot size the output to {len} bytes"), e)
+                .with_path(&self.dest)
+                .hint("the device is full, or the file size limit (ulimit -f) is too low")
         })?;
         Ok(())
     }
@@ -299,7 +301,7 @@ impl<'a> MappedWriter<'a> {
         Ok(MappedWriter {
             out,
             cur: None,
-            window: crate::window::default_window().min(16 << 20),
+            window: 4 << 20,
         })
     }
 

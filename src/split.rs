@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout::LayoutOpts;
-use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent};
+use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
 use crate::walk::{Progress, Record, Walker, open_layout};
 use crate::window::{MappedInput, WindowOpts};
 use std::path::{Path, PathBuf};
@@ -73,6 +73,67 @@ fn debug_pause() -> Option<std::time::Duration> {
         .map(std::time::Duration::from_millis)
 }
 
+/// A piece for the writer thread to produce.
+struct Job {
+    idx: usize,
+    path: PathBuf,
+    start: u64,
+    end: u64,
+}
+
+/// Writes pieces (header + a range of the input) in its own thread, so the
+/// walk of piece k+1 overlaps the copy of piece k.
+struct Writer {
+    header: Vec<u8>,
+    file: std::fs::File,
+    input: PathBuf,
+    copy_src: Option<MappedInput>,
+    force: bool,
+    sync: bool,
+    pause: Option<std::time::Duration>,
+}
+
+impl Writer {
+    fn write(&mut self, j: &Job) -> Result<()> {
+        let hdr = self.header.len() as u64;
+        let bytes = hdr + (j.end - j.start);
+        let out = OutputFile::create_with(
+            &j.path,
+            bytes,
+            self.force,
+            self.sync,
+            self.copy_src.is_some(),
+        )?;
+        if let Some(d) = self.pause.filter(|_| j.idx > 0) {
+            eprintln!("mmkit: debug pause before writing piece {}", j.idx);
+            std::thread::sleep(d);
+        }
+        match self.copy_src.as_mut() {
+            Some(cs) => {
+                let mut w = MappedWriter::new(&out)?;
+                w.write(&self.header, 0)?;
+                w.copy_from(cs, j.start, hdr, j.end - j.start)?;
+                w.finish()?;
+            }
+            None => {
+                out.write_at(&self.header, 0)?;
+                kernel_copy(
+                    &self.file,
+                    &self.input,
+                    j.start,
+                    out.file(),
+                    &j.path,
+                    hdr,
+                    j.end - j.start,
+                )?;
+            }
+        }
+        out.commit()?;
+        log::debug!("wrote {} ({bytes} bytes)", j.path.display());
+        Ok(())
+    }
+}
+
 pub fn run(o: &SplitOpts) -> Result<SplitReport> {
     let mut src = MappedInput::open(&o.input, &o.window)?;
     let (layout, header) = open_layout(&mut src, &o.layout)?;
@@ -95,29 +156,101 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
     }
     log::debug!("{}: layout {}", o.input.display(), layout.describe());
 
-    // A second view of the input for copying through mappings.
-    let mut copy_src = match o.write {
-        WriteMode::Mmap if !o.dry_run => {
-            let f = src.file().try_clone().map_err(|e| {
-                Error::io("cannot duplicate the input descriptor", e).with_path(&o.input)
-            })?;
-            Some(MappedInput::from_file(f, &o.input, total, &o.window)?)
-        }
-        _ => None,
+    let dup = || {
+        src.file()
+            .try_clone()
+            .map_err(|e| Error::io("cannot duplicate the input descriptor", e).with_path(&o.input))
     };
-    let pause = debug_pause();
+    let writer = if o.dry_run {
+        None
+    } else {
+        let copy_src = match o.write {
+            WriteMode::Mmap => Some(MappedInput::from_file(dup()?, &o.input, total, &o.window)?),
+            WriteMode::Kernel => None,
+        };
+        Some(Writer {
+            header: header.clone(),
+            file: dup()?,
+            input: o.input.clone(),
+            copy_src,
+            force: o.force,
+            sync: o.sync,
+            pause: debug_pause(),
+        })
+    };
+
+    std::thread::scope(|scope| {
+        // At most one piece queued while another is being written.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        let handle = writer.map(|mut w| {
+            std::thread::Builder::new()
+                .name("mmkit-writer".into())
+                .spawn_scoped(scope, move || -> Result<()> {
+                    for j in rx {
+                        w.write(&j)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| Error::io("cannot start the writer thread", e))
+        });
+        let handle = match handle {
+            Some(h) => Some(h?),
+            None => None,
+        };
+        let walked = walk_pieces(o, &mut src, &layout, hdr, total, &name, |job| {
+            if handle.is_some() {
+                // A closed channel means the writer failed: stop walking,
+                // its error is reported below.
+                return tx.send(job).is_ok();
+            }
+            true
+        });
+        drop(tx);
+        let written = match handle {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(Error::new(
+                    crate::error::Kind::Io,
+                    "the writer thread panicked",
+                ))
+            }),
+            None => Ok(()),
+        };
+        written?;
+        let report = walked?;
+        let next = name(report.pieces.len());
+        if !o.dry_run && next.exists() {
+            log::warn!(
+                "{} is left over from an earlier split (not part of this one)",
+                next.display()
+            );
+        }
+        Ok(report)
+    })
+}
+
+/// Walk the input, cutting pieces; `emit` gets each piece and returns false
+/// to stop early.
+fn walk_pieces(
+    o: &SplitOpts,
+    src: &mut MappedInput,
+    layout: &crate::layout::Layout,
+    hdr: u64,
+    total: u64,
+    name: &dyn Fn(usize) -> PathBuf,
+    mut emit: impl FnMut(Job) -> bool,
+) -> Result<SplitReport> {
     let mut report = SplitReport {
         layout: layout.describe(),
         input_bytes: total,
         ..Default::default()
     };
-    let mut walker = Walker::new(&layout, hdr, total);
+    let mut walker = Walker::new(layout, hdr, total);
     let mut pending: Option<Record> = None;
     let mut progress = Progress::new("split", total);
     loop {
         let first = match pending.take() {
             Some(r) => r,
-            None => match walker.next(&mut src)? {
+            None => match walker.next(src)? {
                 Some(r) => r,
                 None if report.pieces.is_empty() => {
                     log::warn!("{}: no records after the file header", o.input.display());
@@ -141,7 +274,7 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
                 o.size
             );
         } else if first.len > 0 {
-            while let Some(r) = walker.next(&mut src)? {
+            while let Some(r) = walker.next(src)? {
                 if hdr + (r.end() - start) <= o.size {
                     end = r.end();
                     records += 1;
@@ -153,51 +286,27 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
         }
         let idx = report.pieces.len();
         let path = name(idx);
-        let bytes = hdr + (end - start);
-        if !o.dry_run {
-            let out = OutputFile::create(&path, bytes, o.force, o.sync)?;
-            if let Some(d) = pause.filter(|_| idx > 0) {
-                eprintln!("mmkit: debug pause before writing piece {idx}");
-                std::thread::sleep(d);
-            }
-            match copy_src.as_mut() {
-                Some(cs) => {
-                    let mut w = MappedWriter::new(&out)?;
-                    w.write(&header, 0)?;
-                    w.copy_from(cs, start, hdr, end - start)?;
-                    w.finish()?;
-                }
-                None => {
-                    out.write_at(&header, 0)?;
-                    out.copy_range(&mut src, start, hdr, end - start, WriteMode::Kernel)?;
-                }
-            }
-            out.commit()?;
-            log::debug!(
-                "wrote {} ({bytes} bytes, {records} records)",
-                path.display()
-            );
-        }
         report.records += records;
         report.pieces.push(Piece {
-            path,
-            bytes,
+            path: path.clone(),
+            bytes: hdr + (end - start),
             records,
             oversized,
         });
+        if !emit(Job {
+            idx,
+            path,
+            start,
+            end,
+        }) {
+            break;
+        }
         progress.update(end, &format!("piece {idx}"));
         if pending.is_none() && walker.pos() >= total {
             break;
         }
     }
     progress.finish();
-    let next = name(report.pieces.len());
-    if !o.dry_run && next.exists() {
-        log::warn!(
-            "{} is left over from an earlier split (not part of this one)",
-            next.display()
-        );
-    }
     Ok(report)
 }
 

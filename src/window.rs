@@ -41,6 +41,8 @@ pub fn default_window() -> usize {
 pub const MIN_WINDOW: usize = 64 << 10;
 /// Release pages behind the cursor once this many bytes have been passed.
 const RELEASE_STEP: usize = 2 << 20;
+/// Populate page tables this far ahead of the cursor in one call.
+const POPULATE_STEP: usize = 1 << 20;
 /// Buffer size when the filesystem cannot map.
 const READ_FALLBACK: usize = 1 << 20;
 
@@ -79,6 +81,8 @@ struct Win {
     start: u64,
     data: Data,
     released: usize,
+    /// Bytes from the window start whose page tables are populated.
+    populated: usize,
     _guard: Option<RegionGuard>,
 }
 
@@ -101,6 +105,8 @@ pub struct MappedInput {
     page: usize,
     cur: Option<Win>,
     use_read: bool,
+    /// MADV_POPULATE_READ works here (Linux 5.14+).
+    can_populate: bool,
     /// Number of windows mapped so far (for tests and logging).
     pub maps: u64,
 }
@@ -134,6 +140,7 @@ impl MappedInput {
             page: diag::page_size(),
             cur: None,
             use_read: false,
+            can_populate: true,
             maps: 0,
         })
     }
@@ -190,18 +197,60 @@ impl MappedInput {
             return Err(Error::new(Kind::Io, "no window mapped").with_path(&self.path));
         };
         let rel = (off - w.start) as usize;
-        if let Data::Map(m) = &w.data
-            && rel >= w.released + RELEASE_STEP
-        {
-            let upto = rel / page * page;
-            let _ = sys::madvise(
-                m[w.released..].as_ptr(),
-                upto - w.released,
-                libc::MADV_DONTNEED,
-            );
-            w.released = upto;
+        if let Data::Map(m) = &w.data {
+            // Map the page tables of the next chunk in one call instead of
+            // one fault per 16 pages (and let prefetches reach the pages).
+            if self.can_populate && rel + n > w.populated {
+                let to = (rel + n + POPULATE_STEP).div_ceil(page) * page;
+                let to = to.min(m.len());
+                let from = w.populated.min(rel / page * page);
+                if sys::madvise(m[from..].as_ptr(), to - from, libc::MADV_POPULATE_READ).is_err() {
+                    self.can_populate = false;
+                }
+                w.populated = to;
+            }
+            // Release what is behind the cursor: resident memory stays flat.
+            if rel >= w.released + RELEASE_STEP {
+                let upto = rel / page * page;
+                let _ = sys::madvise(
+                    m[w.released..].as_ptr(),
+                    upto - w.released,
+                    libc::MADV_DONTNEED,
+                );
+                w.released = upto;
+            }
         }
         Ok(&w.bytes()[rel..rel + n])
+    }
+
+    /// Hint that `[off, off+n)` will be read soon: prefetch its cache lines
+    /// where the CPU has a prefetch instruction we can use on stable Rust.
+    /// Only inside the current window; never faults.
+    pub fn prefetch(&self, off: u64, n: usize) {
+        let Some(w) = &self.cur else { return };
+        let Data::Map(m) = &w.data else { return };
+        if off < w.start {
+            return;
+        }
+        let rel = (off - w.start) as usize;
+        let end = rel.saturating_add(n).min(m.len()).min(w.populated);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut i = rel;
+            while i < end {
+                // SAFETY: a prefetch hint for an address inside our mapping;
+                // prefetches never fault.
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch(
+                        m.as_ptr().add(i) as *const i8,
+                        core::arch::x86_64::_MM_HINT_T0,
+                    )
+                };
+                i += 64;
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (rel, end);
     }
 
     /// Drop the current window (munmap).
@@ -242,6 +291,7 @@ impl MappedInput {
                     start,
                     data: Data::Buf(buf),
                     released: 0,
+                    populated: usize::MAX,
                     _guard: None,
                 });
                 return Ok(());
@@ -273,6 +323,7 @@ impl MappedInput {
                         start,
                         data: Data::Map(m),
                         released: 0,
+                        populated: 0,
                         _guard: Some(g),
                     });
                     return Ok(());
