@@ -92,9 +92,11 @@ pub fn madvise(addr: *const u8, len: usize, advice: libc::c_int) -> io::Result<(
     if len == 0 {
         return Ok(());
     }
-    // SAFETY: callers pass a page-aligned range inside a mapping they own;
-    // advice values used (SEQUENTIAL, WILLNEED, DONTNEED on a read-only
-    // shared file mapping) never change the mapped contents.
+    // SAFETY: madvise validates the range itself (unmapped addresses give
+    // ENOMEM). The advice values mmkit uses never change what memory holds:
+    // SEQUENTIAL, WILLNEED and POPULATE_READ are hints/prefaults; DONTNEED
+    // is only applied by the owner of a live read-only shared file mapping,
+    // whose pages are re-read from the file on the next access.
     let r = unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) };
     if r == 0 { Ok(()) } else { Err(last()) }
 }

@@ -233,7 +233,7 @@ impl MappedInput {
             return;
         }
         let rel = (off - w.start) as usize;
-        let end = rel.saturating_add(n).min(m.len()).min(w.populated);
+        let end = rel.saturating_add(n).min(m.len());
         #[cfg(target_arch = "x86_64")]
         {
             let mut i = rel;

@@ -9,6 +9,9 @@
 
 use crate::error::{Error, Result};
 
+mod opts;
+pub use opts::LayoutOpts;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endian {
     Little,
@@ -352,171 +355,6 @@ impl Layout {
     }
 }
 
-/// Layout choice as given on the command line; [`LayoutOpts::resolve`]
-/// turns it into a [`Layout`] once the file header is known.
-#[derive(Clone, Debug, Default)]
-pub struct LayoutOpts {
-    /// "auto", "seed", "pcap" or "custom".
-    pub layout: String,
-    pub endian: Option<String>,
-    pub len_includes_header: bool,
-    pub header_len: Option<u64>,
-    pub rec_header_len: Option<u64>,
-    pub len_offset: Option<u64>,
-    pub len_width: Option<u64>,
-    pub len_endian: Option<String>,
-    pub magic: Option<u64>,
-    pub magic_offset: Option<u64>,
-    pub magic_width: Option<u64>,
-    pub no_magic: bool,
-    pub max_record: Option<u64>,
-    pub allow_empty: bool,
-}
-
-fn small(v: u64, what: &str) -> Result<usize> {
-    if v > 1 << 24 {
-        return Err(Error::usage(format!("{what} {v} is too large")));
-    }
-    Ok(v as usize)
-}
-
-impl LayoutOpts {
-    pub fn named(name: &str) -> LayoutOpts {
-        LayoutOpts {
-            layout: name.to_string(),
-            ..Default::default()
-        }
-    }
-
-    /// Resolve against the first bytes of the file (`head`, up to 24 bytes
-    /// are enough for pcap detection; may be shorter for tiny files).
-    pub fn resolve(&self, head: &[u8]) -> Result<Layout> {
-        let endian = match &self.endian {
-            Some(e) => Endian::parse(e)?,
-            None => Endian::Little,
-        };
-        let is_pcap_magic = head.len() >= 4 && {
-            let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-            let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-            [PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAPNG_MAGIC].contains(&le)
-                || [PCAP_MAGIC_US, PCAP_MAGIC_NS].contains(&be)
-        };
-        let name = match self.layout.as_str() {
-            "auto" | "" => {
-                if is_pcap_magic {
-                    "pcap"
-                } else if self.rec_header_len.is_some() {
-                    "custom"
-                } else {
-                    "seed"
-                }
-            }
-            n @ ("seed" | "pcap" | "custom") => n,
-            other => {
-                return Err(Error::usage(format!(
-                    "unknown layout '{other}': use auto, seed, pcap or custom"
-                )));
-            }
-        };
-        let mut l = match name {
-            "pcap" => {
-                let l = Layout::pcap_from_header(head)?;
-                if self.header_len.is_some()
-                    || self.rec_header_len.is_some()
-                    || self.len_offset.is_some()
-                {
-                    return Err(Error::usage(
-                        "the pcap layout is fixed; use --layout custom to change its geometry",
-                    ));
-                }
-                l
-            }
-            "seed" => Layout::seed(endian, self.len_includes_header),
-            _ => {
-                let (Some(h), Some(rh), Some(lo)) =
-                    (self.header_len, self.rec_header_len, self.len_offset)
-                else {
-                    return Err(Error::usage(
-                        "--layout custom needs --header-len, --rec-header-len and --len-offset",
-                    ));
-                };
-                Layout {
-                    name: "custom",
-                    header_len: small(h, "--header-len")?,
-                    rec_header_len: small(rh, "--rec-header-len")?,
-                    len_offset: small(lo, "--len-offset")?,
-                    len_width: 4,
-                    endian,
-                    len_includes_header: self.len_includes_header,
-                    magic: None,
-                    seq_offset: None,
-                    max_record: DEFAULT_MAX_RECORD,
-                    allow_empty: false,
-                    pcap_nanos: false,
-                }
-            }
-        };
-        if name == "seed" {
-            // Geometry overrides on seed (e.g. a 137-byte file header).
-            if let Some(h) = self.header_len {
-                l.header_len = small(h, "--header-len")?;
-            }
-            if let Some(rh) = self.rec_header_len {
-                l.rec_header_len = small(rh, "--rec-header-len")?;
-            }
-            if let Some(lo) = self.len_offset {
-                l.len_offset = small(lo, "--len-offset")?;
-            }
-        }
-        if name != "pcap" {
-            if let Some(w) = self.len_width {
-                l.len_width = w.min(255) as u8;
-            }
-            if let Some(e) = &self.len_endian {
-                l.endian = Endian::parse(e)?;
-            }
-            if self.magic.is_some() || self.magic_offset.is_some() || self.magic_width.is_some() {
-                let base = l.magic.unwrap_or(Magic {
-                    offset: 0,
-                    width: 4,
-                    value: 0,
-                });
-                let Some(value) = self.magic.or(l.magic.map(|m| m.value)) else {
-                    return Err(Error::usage(
-                        "--magic-offset/--magic-width need --magic VALUE",
-                    ));
-                };
-                l.magic = Some(Magic {
-                    offset: small(
-                        self.magic_offset.unwrap_or(base.offset as u64),
-                        "--magic-offset",
-                    )?,
-                    width: self
-                        .magic_width
-                        .map(|w| w.min(255) as u8)
-                        .unwrap_or(base.width),
-                    value,
-                });
-            }
-        } else if self.endian.is_some() || self.len_endian.is_some() || self.magic.is_some() {
-            return Err(Error::usage(
-                "pcap byte order and magic come from the file; drop --endian/--magic",
-            ));
-        }
-        if self.no_magic {
-            l.magic = None;
-        }
-        if let Some(m) = self.max_record {
-            l.max_record = m;
-        }
-        if self.allow_empty {
-            l.allow_empty = true;
-        }
-        l.validate()?;
-        Ok(l)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,45 +433,6 @@ mod tests {
         assert!(Layout::pcap_from_header(&h[..10]).is_err());
         h[..4].copy_from_slice(b"junk");
         assert!(Layout::pcap_from_header(&h).is_err());
-    }
-
-    #[test]
-    fn opts_resolve_auto_seed_custom() {
-        let seed = LayoutOpts::named("auto").resolve(&[0u8; 136]).unwrap();
-        assert_eq!(seed.name, "seed");
-        let mut o = LayoutOpts::named("seed");
-        o.header_len = Some(137);
-        o.endian = Some("be".into());
-        let l = o.resolve(&[]).unwrap();
-        assert_eq!((l.header_len, l.endian), (137, Endian::Big));
-        let mut c = LayoutOpts::named("custom");
-        assert!(c.resolve(&[]).is_err());
-        c.header_len = Some(7);
-        c.rec_header_len = Some(3);
-        c.len_offset = Some(1);
-        c.len_width = Some(2);
-        c.len_endian = Some("be".into());
-        let l = c.resolve(&[]).unwrap();
-        assert_eq!(
-            (l.header_len, l.rec_header_len, l.len_width, l.endian),
-            (7, 3, 2, Endian::Big)
-        );
-        assert!(l.magic.is_none());
-        c.magic = Some(0xAB);
-        c.magic_width = Some(1);
-        assert_eq!(
-            c.resolve(&[]).unwrap().magic,
-            Some(Magic {
-                offset: 0,
-                width: 1,
-                value: 0xAB
-            })
-        );
-        let mut h = [0u8; 24];
-        h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
-        let p = LayoutOpts::named("auto").resolve(&h).unwrap();
-        assert_eq!((p.name, p.endian), ("pcap", Endian::Big));
-        assert!(LayoutOpts::named("bogus").resolve(&h).is_err());
     }
 
     #[test]
