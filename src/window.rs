@@ -43,6 +43,8 @@ pub const MIN_WINDOW: usize = 64 << 10;
 const RELEASE_STEP: usize = 2 << 20;
 /// Populate page tables this far ahead of the cursor in one call.
 const POPULATE_STEP: usize = 1 << 20;
+/// Accesses per populate step above which records count as dense.
+const DENSE_TOUCHES: u32 = 64;
 /// Buffer size when the filesystem cannot map.
 const READ_FALLBACK: usize = 1 << 20;
 
@@ -81,8 +83,11 @@ struct Win {
     start: u64,
     data: Data,
     released: usize,
-    /// Bytes from the window start whose page tables are populated.
+    /// Bytes from the window start whose page tables are populated (or
+    /// were judged not worth populating).
     populated: usize,
+    /// Accesses since the last populate decision.
+    touches: u32,
     _guard: Option<RegionGuard>,
 }
 
@@ -107,6 +112,8 @@ pub struct MappedInput {
     use_read: bool,
     /// MADV_POPULATE_READ works here (Linux 5.14+).
     can_populate: bool,
+    /// The last chunk walked had many records per MiB.
+    dense: bool,
     /// Number of windows mapped so far (for tests and logging).
     pub maps: u64,
 }
@@ -139,8 +146,10 @@ impl MappedInput {
             lock: opts.lock,
             page: diag::page_size(),
             cur: None,
-            use_read: false,
+            // MMKIT_NO_MMAP=1 forces the pread() path used where mapping fails with ENODEV.
+            use_read: std::env::var_os("MMKIT_NO_MMAP").is_some(),
             can_populate: true,
+            dense: false,
             maps: 0,
         })
     }
@@ -199,15 +208,21 @@ impl MappedInput {
         let rel = (off - w.start) as usize;
         if let Data::Map(m) = &w.data {
             // Map the page tables of the next chunk in one call instead of
-            // one fault per 16 pages (and let prefetches reach the pages).
+            // one fault per 16 pages (and let prefetches reach the pages) —
+            // but only when records are dense: with large records the walk
+            // touches one page in many, and populating would read them all.
+            w.touches += 1;
             if self.can_populate && rel + n > w.populated {
-                let to = (rel + n + POPULATE_STEP).div_ceil(page) * page;
-                let to = to.min(m.len());
-                let from = w.populated.min(rel / page * page);
-                if sys::madvise(m[from..].as_ptr(), to - from, libc::MADV_POPULATE_READ).is_err() {
+                self.dense = w.touches >= DENSE_TOUCHES;
+                let from = rel / page * page;
+                let to = ((rel + n + POPULATE_STEP).div_ceil(page) * page).min(m.len());
+                if self.dense
+                    && sys::madvise(m[from..].as_ptr(), to - from, libc::MADV_POPULATE_READ).is_err()
+                {
                     self.can_populate = false;
                 }
                 w.populated = to;
+                w.touches = 0;
             }
             // Release what is behind the cursor: resident memory stays flat.
             if rel >= w.released + RELEASE_STEP {
@@ -292,6 +307,7 @@ impl MappedInput {
                     data: Data::Buf(buf),
                     released: 0,
                     populated: usize::MAX,
+                    touches: 0,
                     _guard: None,
                 });
                 return Ok(());
@@ -324,6 +340,7 @@ impl MappedInput {
                         data: Data::Map(m),
                         released: 0,
                         populated: 0,
+                        touches: if self.dense { DENSE_TOUCHES } else { 0 },
                         _guard: Some(g),
                     });
                     return Ok(());

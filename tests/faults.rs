@@ -212,3 +212,58 @@ fn disk_full_keeps_finished_pieces_valid() {
         }
     }
 }
+
+/// Where the filesystem cannot map (ENODEV), mmkit reads with pread();
+/// MMKIT_NO_MMAP=1 forces that path. Results must be identical.
+#[test]
+fn read_fallback_gives_identical_results() {
+    let t = TempDir::new("nommap");
+    let input = t.s("in.pcap");
+    assert!(run(&["gen", &input, "--layout", "pcap", "--size", "3M"]).status.success());
+    let a = t.join("a");
+    let b = t.join("b");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let o = run(&["split", &input, "-o", &a.to_string_lossy(), "--size", "500K", "--write", "mmap"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = mmkit()
+        .args(["split", &input, "-o", &b.to_string_lossy(), "--size", "500K", "--window", "64K"])
+        .env("MMKIT_NO_MMAP", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(files(&a), files(&b));
+    for f in files(&a) {
+        assert!(std::fs::read(a.join(&f)).unwrap() == std::fs::read(b.join(&f)).unwrap(), "{f} differs");
+    }
+    let c = mmkit().args(["check", &input]).env("MMKIT_NO_MMAP", "1").output().unwrap();
+    assert!(c.status.success(), "{}", stdout(&c));
+}
+
+/// A window that does not fit the address space (ENOMEM) is retried smaller.
+#[test]
+fn window_too_large_for_address_space_is_retried_smaller() {
+    if std::env::var_os("MMKIT_TEST_RUNNER").is_some() || cfg!(target_pointer_width = "32") {
+        eprintln!("SKIP: RLIMIT_AS would also limit the emulator");
+        return;
+    }
+    let t = TempDir::new("enomem");
+    let input = t.s("in.seed");
+    assert!(run(&["gen", &input, "--size", "1500M", "--sparse"]).status.success());
+    let mut cmd = mmkit();
+    cmd.args(["check", &input, "--window", "4G"]);
+    // SAFETY: setrlimit is async-signal-safe and only affects the child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let rl = libc::rlimit { rlim_cur: 1 << 30, rlim_max: 1 << 30 };
+            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("retrying with"), "{}", stderr(&o));
+}

@@ -39,7 +39,11 @@ impl Width {
     }
     /// The largest value of this width.
     pub fn max(self) -> u64 {
-        if self == Width::W64 { u64::MAX } else { (1u64 << self.bits()) - 1 }
+        if self == Width::W64 {
+            u64::MAX
+        } else {
+            (1u64 << self.bits()) - 1
+        }
     }
     /// Hex digits that show this width (busybox: WIDTH/4).
     pub fn digits(self) -> usize {

@@ -13,7 +13,9 @@ pub fn parse_num(s: &str) -> Result<u64> {
     let bad = |why: &str| Error::usage(format!("bad number '{s}': {why}"));
     let first = s.chars().next().ok_or_else(|| bad("empty"))?;
     if !first.is_ascii_alphanumeric() {
-        return Err(bad("expected 0x hex, 0 octal or decimal digits (no sign or spaces)"));
+        return Err(bad(
+            "expected 0x hex, 0 octal or decimal digits (no sign or spaces)",
+        ));
     }
     let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         (h, 16)
@@ -75,7 +77,11 @@ impl Field {
     }
     /// The field's bits in place (e.g. 7:4 → 0xF0).
     pub fn mask(self) -> u64 {
-        let ones = if self.bits() >= 64 { u64::MAX } else { (1u64 << self.bits()) - 1 };
+        let ones = if self.bits() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.bits()) - 1
+        };
         ones << self.lo
     }
     /// Extract the field from a register value.
@@ -154,7 +160,8 @@ pub fn parse_addr_spec(s: &str) -> Result<AddrSpec> {
 }
 
 fn parse_bit(b: &str, whole: &str) -> Result<u32> {
-    let n = parse_num(b).map_err(|e| Error::usage(format!("bad bit number in '{whole}': {}", e.msg)))?;
+    let n = parse_num(b)
+        .map_err(|e| Error::usage(format!("bad bit number in '{whole}': {}", e.msg)))?;
     if n > 63 {
         return Err(Error::usage(format!(
             "bad bit number {n} in '{whole}': registers have at most 64 bits (63..0)"
@@ -189,7 +196,9 @@ pub fn parse_range(s: &str) -> Result<(u64, u64)> {
         return Err(Error::usage(format!("bad range '{s}': the length is zero")));
     }
     if start.checked_add(len).is_none() {
-        return Err(Error::usage(format!("bad range '{s}': runs past the end of the 64-bit address space")));
+        return Err(Error::usage(format!(
+            "bad range '{s}': runs past the end of the 64-bit address space"
+        )));
     }
     Ok((start, len))
 }
@@ -207,7 +216,20 @@ mod tests {
         assert_eq!(parse_num("4096").unwrap(), 4096);
         assert_eq!(parse_num("0xFFFFFFFFFFFFFFFF").unwrap(), u64::MAX);
         assert_eq!(parse_num("18446744073709551615").unwrap(), u64::MAX);
-        for bad in ["", "0x", "08", "-1", "+1", " 1", "1 ", "12a", "0x1g", "0x10000000000000000", "18446744073709551616", "1K"] {
+        for bad in [
+            "",
+            "0x",
+            "08",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "12a",
+            "0x1g",
+            "0x10000000000000000",
+            "18446744073709551616",
+            "1K",
+        ] {
             assert!(parse_num(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(parse_num("09").unwrap_err().msg.contains("octal"));
@@ -222,7 +244,11 @@ mod tests {
         assert_eq!(parse_width("b").unwrap(), Width::W8);
         assert_eq!(parse_width("H").unwrap(), Width::W16);
         assert_eq!(parse_width("w").unwrap(), Width::W32);
-        let long = if usize::BITS == 64 { Width::W64 } else { Width::W32 };
+        let long = if usize::BITS == 64 {
+            Width::W64
+        } else {
+            Width::W32
+        };
         assert_eq!(parse_width("l").unwrap(), long);
         for bad in ["", "0", "7", "24", "128", "x", "bb", "0x20", "32b", "-8"] {
             assert!(parse_width(bad).is_err(), "{bad:?} should be rejected");
@@ -238,8 +264,23 @@ mod tests {
         let s = parse_addr_spec("0x10:31").unwrap();
         assert_eq!(s.field, Some(Field { hi: 31, lo: 31 }));
         assert_eq!(s.value, None);
-        assert_eq!(parse_addr_spec("16=5").unwrap(), AddrSpec { addr: 16, field: None, value: Some(5) });
-        for bad in ["0x10:4:7", "0x10:64", "0x10:1:2:3", "0x10:", "0x10:7:4=", "=1", "0x10:x"] {
+        assert_eq!(
+            parse_addr_spec("16=5").unwrap(),
+            AddrSpec {
+                addr: 16,
+                field: None,
+                value: Some(5)
+            }
+        );
+        for bad in [
+            "0x10:4:7",
+            "0x10:64",
+            "0x10:1:2:3",
+            "0x10:",
+            "0x10:7:4=",
+            "=1",
+            "0x10:x",
+        ] {
             assert!(parse_addr_spec(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -268,7 +309,14 @@ mod tests {
         assert_eq!(parse_range("0x1000+1M").unwrap(), (0x1000, 1 << 20));
         assert_eq!(parse_range("0x100-0x1ff").unwrap(), (0x100, 0x100));
         assert_eq!(parse_range("0x100-0x100").unwrap(), (0x100, 1));
-        for bad in ["0x100-0xff", "0x100+0", "0x100+", "0xFFFFFFFFFFFFFFFF+2", "+4", "0x10+4Q"] {
+        for bad in [
+            "0x100-0xff",
+            "0x100+0",
+            "0x100+",
+            "0xFFFFFFFFFFFFFFFF+2",
+            "+4",
+            "0x10+4Q",
+        ] {
             assert!(parse_range(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -1,1 +1,0 @@
-//! Physical memory and register access. (Stub: register-access issue.)
