@@ -9,14 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use common::names as files;
 
 fn assert_no_temps(dir: &Path) {
     let f = files(dir);
@@ -125,20 +118,7 @@ fn file_size_limit_is_a_clear_error() {
             "--write",
             write,
         ]);
-        // SAFETY: setrlimit is async-signal-safe and only touches the child.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                let rl = libc::rlimit {
-                    rlim_cur: 1 << 20,
-                    rlim_max: 1 << 20,
-                };
-                if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        common::rlimit(&mut cmd, libc::RLIMIT_FSIZE as i32, 1 << 20, false);
         let o = cmd.output().unwrap();
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(5), "{write}: {e}");
@@ -219,24 +199,53 @@ fn disk_full_keeps_finished_pieces_valid() {
 fn read_fallback_gives_identical_results() {
     let t = TempDir::new("nommap");
     let input = t.s("in.pcap");
-    assert!(run(&["gen", &input, "--layout", "pcap", "--size", "3M"]).status.success());
+    assert!(
+        run(&["gen", &input, "--layout", "pcap", "--size", "3M"])
+            .status
+            .success()
+    );
     let a = t.join("a");
     let b = t.join("b");
     std::fs::create_dir(&a).unwrap();
     std::fs::create_dir(&b).unwrap();
-    let o = run(&["split", &input, "-o", &a.to_string_lossy(), "--size", "500K", "--write", "mmap"]);
+    let o = run(&[
+        "split",
+        &input,
+        "-o",
+        &a.to_string_lossy(),
+        "--size",
+        "500K",
+        "--write",
+        "mmap",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = mmkit()
-        .args(["split", &input, "-o", &b.to_string_lossy(), "--size", "500K", "--window", "64K"])
+        .args([
+            "split",
+            &input,
+            "-o",
+            &b.to_string_lossy(),
+            "--size",
+            "500K",
+            "--window",
+            "64K",
+        ])
         .env("MMKIT_NO_MMAP", "1")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(files(&a), files(&b));
     for f in files(&a) {
-        assert!(std::fs::read(a.join(&f)).unwrap() == std::fs::read(b.join(&f)).unwrap(), "{f} differs");
+        assert!(
+            std::fs::read(a.join(&f)).unwrap() == std::fs::read(b.join(&f)).unwrap(),
+            "{f} differs"
+        );
     }
-    let c = mmkit().args(["check", &input]).env("MMKIT_NO_MMAP", "1").output().unwrap();
+    let c = mmkit()
+        .args(["check", &input])
+        .env("MMKIT_NO_MMAP", "1")
+        .output()
+        .unwrap();
     assert!(c.status.success(), "{}", stdout(&c));
 }
 
@@ -249,20 +258,14 @@ fn window_too_large_for_address_space_is_retried_smaller() {
     }
     let t = TempDir::new("enomem");
     let input = t.s("in.seed");
-    assert!(run(&["gen", &input, "--size", "1500M", "--sparse"]).status.success());
+    assert!(
+        run(&["gen", &input, "--size", "1500M", "--sparse"])
+            .status
+            .success()
+    );
     let mut cmd = mmkit();
     cmd.args(["check", &input, "--window", "4G"]);
-    // SAFETY: setrlimit is async-signal-safe and only affects the child.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            let rl = libc::rlimit { rlim_cur: 1 << 30, rlim_max: 1 << 30 };
-            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::rlimit(&mut cmd, libc::RLIMIT_AS as i32, 1 << 30, false);
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("retrying with"), "{}", stderr(&o));

@@ -21,13 +21,12 @@ fn code(args: &[&str]) -> (i32, String, String) {
     (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
 }
 
+/// Full paths of the files in `dir`, sorted.
 fn pieces(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
+    common::names(dir)
+        .iter()
+        .map(|n| dir.join(n).to_string_lossy().into_owned())
+        .collect()
 }
 
 fn no_temps(dir: &Path) {
@@ -154,45 +153,24 @@ fn pcap_and_big_endian_and_odd_layouts_roundtrip() {
         ],
         100_001,
     );
-    roundtrip(
-        &t,
-        "d.bin",
-        &[
-            "--layout",
-            "custom",
-            "--header-len",
-            "7",
-            "--rec-header-len",
-            "3",
-            "--len-offset",
-            "1",
-            "--len-width",
-            "2",
-            "--len-endian",
-            "be",
-            "--len-includes-header",
-            "--size",
-            "1M",
-        ],
-        &[
-            "--layout",
-            "custom",
-            "--header-len",
-            "7",
-            "--rec-header-len",
-            "3",
-            "--len-offset",
-            "1",
-            "--len-width",
-            "2",
-            "--len-endian",
-            "be",
-            "--len-includes-header",
-            "--size",
-            "65537",
-        ],
-        65_537,
-    );
+    const CUSTOM: [&str; 13] = [
+        "--layout",
+        "custom",
+        "--header-len",
+        "7",
+        "--rec-header-len",
+        "3",
+        "--len-offset",
+        "1",
+        "--len-width",
+        "2",
+        "--len-endian",
+        "be",
+        "--len-includes-header",
+    ];
+    let gen_args = [&CUSTOM[..], &["--size", "1M"]].concat();
+    let split_args = [&CUSTOM[..], &["--size", "65537"]].concat();
+    roundtrip(&t, "d.bin", &gen_args, &split_args, 65_537);
 }
 
 #[test]
@@ -475,24 +453,7 @@ fn lock_refuses_clearly_when_memlock_is_low() {
     ok(&["gen", &t.s("f"), "--size", "200K"]);
     let mut cmd = common::mmkit();
     cmd.args(["check", &t.s("f"), "--lock", "--window", "1M"]);
-    // SAFETY: setrlimit/setuid are async-signal-safe and affect only the child.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            let rl = libc::rlimit {
-                rlim_cur: 64 << 10,
-                rlim_max: 64 << 10,
-            };
-            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &rl) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // root may lock past the limit (CAP_IPC_LOCK): become nobody.
-            if libc::geteuid() == 0 && libc::setuid(65534) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::rlimit(&mut cmd, libc::RLIMIT_MEMLOCK as i32, 64 << 10, true);
     let o = cmd.output().unwrap();
     assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
     let e = stderr(&o);

@@ -35,6 +35,44 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The file names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Set a resource limit in the child before it runs; with `drop_root`, a
+/// root child also becomes `nobody` (root may exceed some limits).
+pub fn rlimit(cmd: &mut Command, resource: i32, value: u64, drop_root: bool) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit and setuid are async-signal-safe and only affect
+    // the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit {
+                rlim_cur: value as libc::rlim_t,
+                rlim_max: value as libc::rlim_t,
+            };
+            if libc::setrlimit(resource as _, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if drop_root && libc::geteuid() == 0 && libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A fresh temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
