@@ -61,7 +61,7 @@ const READ_BUF: usize = 1 << 20;
 
 pub fn run(o: &CopyOpts) -> Result<CopyReport> {
     let t0 = Instant::now();
-    let mut src = MappedInput::open(&o.src, &o.window)?;
+    let mut src = MappedInput::open(&o.src, &o.window.mapped())?;
     let len = src.len();
     let mode = src
         .file()

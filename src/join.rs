@@ -40,7 +40,11 @@ pub fn run(o: &JoinOpts) -> Result<JoinReport> {
     let mut total = 0u64;
     let mut layout_first = None;
     for p in &o.pieces {
-        let mut src = MappedInput::open(p, &o.window)?;
+        let wopts = match o.write {
+            WriteMode::Mmap => o.window.mapped(),
+            WriteMode::Kernel => o.window,
+        };
+        let mut src = MappedInput::open(p, &wopts)?;
         let (layout, h) = open_layout(&mut src, &o.layout)?;
         match (&header, &layout_first) {
             (None, _) => {

@@ -165,7 +165,12 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
         None
     } else {
         let copy_src = match o.write {
-            WriteMode::Mmap => Some(MappedInput::from_file(dup()?, &o.input, total, &o.window)?),
+            WriteMode::Mmap => Some(MappedInput::from_file(
+                dup()?,
+                &o.input,
+                total,
+                &o.window.mapped(),
+            )?),
             WriteMode::Kernel => None,
         };
         Some(Writer {

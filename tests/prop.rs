@@ -6,7 +6,7 @@ use mmkit::join::{JoinOpts, run as join};
 use mmkit::layout::{Endian, Layout, LayoutOpts, Magic};
 use mmkit::output::WriteMode;
 use mmkit::split::{SplitOpts, run as split};
-use mmkit::window::WindowOpts;
+use mmkit::window::{Access, WindowOpts};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -164,7 +164,11 @@ proptest! {
         let limit = c.header_len as u64 + c.limit_extra;
         let outdir = d.join("out");
         std::fs::create_dir(&outdir).unwrap();
-        let win = WindowOpts { window: Some(64 << 10), lock: false };
+        let win = WindowOpts {
+            window: Some(64 << 10),
+            lock: false,
+            access: if c.mmap { Access::Mmap } else { Access::Auto },
+        };
         let r = split(&SplitOpts {
             input: input.clone(), out_dir: outdir.clone(), size: limit, prefix: None,
             write: if c.mmap { WriteMode::Mmap } else { WriteMode::Kernel },

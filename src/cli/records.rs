@@ -5,7 +5,7 @@ use crate::error::{Result, exit};
 use crate::layout::LayoutOpts;
 use crate::output::WriteMode;
 use crate::size::{from_str_size, parse_u64};
-use crate::window::WindowOpts;
+use crate::window::{Access, WindowOpts};
 use argh::FromArgs;
 use std::path::PathBuf;
 
@@ -124,6 +124,9 @@ with_layout_flags! {
         /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
         #[argh(switch)]
         pub lock: bool,
+        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
+        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
+        pub access: Access,
     }
 }
 
@@ -155,6 +158,9 @@ with_layout_flags! {
         /// keep the current window resident (mlock)
         #[argh(switch)]
         pub lock: bool,
+        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
+        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
+        pub access: Access,
     }
 }
 
@@ -174,6 +180,9 @@ with_layout_flags! {
         /// keep the current window resident (mlock)
         #[argh(switch)]
         pub lock: bool,
+        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
+        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
+        pub access: Access,
     }
 }
 
@@ -258,8 +267,16 @@ fn write_mode(s: &str) -> std::result::Result<WriteMode, String> {
     WriteMode::parse(s).map_err(|e| e.msg)
 }
 
-fn window_opts(window: Option<u64>, lock: bool) -> WindowOpts {
-    WindowOpts { window, lock }
+fn access_mode(s: &str) -> std::result::Result<Access, String> {
+    Access::parse(s).map_err(|e| e.msg)
+}
+
+fn window_opts(window: Option<u64>, lock: bool, access: Access) -> WindowOpts {
+    WindowOpts {
+        window,
+        lock,
+        access,
+    }
 }
 
 pub fn split(a: SplitArgs) -> Result<i32> {
@@ -273,7 +290,7 @@ pub fn split(a: SplitArgs) -> Result<i32> {
         sync: a.sync,
         dry_run: a.dry_run,
         layout: a.layout_opts(),
-        window: window_opts(a.window, a.lock),
+        window: window_opts(a.window, a.lock, a.access),
     };
     let r = crate::split::run(&opts)?;
     let largest = r.pieces.iter().map(|p| p.bytes).max().unwrap_or(0);
@@ -315,7 +332,7 @@ pub fn join(a: JoinArgs) -> Result<i32> {
         force: a.force,
         sync: a.sync,
         layout: a.layout_opts(),
-        window: window_opts(a.window, a.lock),
+        window: window_opts(a.window, a.lock, a.access),
     };
     let r = crate::join::run(&opts)?;
     println!(
@@ -330,7 +347,11 @@ pub fn join(a: JoinArgs) -> Result<i32> {
 }
 
 pub fn check(a: CheckArgs) -> Result<i32> {
-    crate::check::run_many(&a.inputs, &a.layout_opts(), &window_opts(a.window, a.lock))
+    crate::check::run_many(
+        &a.inputs,
+        &a.layout_opts(),
+        &window_opts(a.window, a.lock, a.access),
+    )
 }
 
 pub fn copy(a: CopyArgs) -> Result<i32> {
@@ -340,7 +361,7 @@ pub fn copy(a: CopyArgs) -> Result<i32> {
         method: crate::copy::Method::parse(&a.method)?,
         force: a.force,
         sync: a.sync,
-        window: window_opts(a.window, false),
+        window: window_opts(a.window, false, Access::Mmap),
     };
     let r = crate::copy::run(&opts)?;
     let secs = r.elapsed.as_secs_f64();
