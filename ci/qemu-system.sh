@@ -2,10 +2,11 @@
 # QEMU system tests on real (Debian) kernels: registers through /dev/mem, bus
 # errors, alignment traps, the empty-file mmap bus error and ipk installation.
 #
-# Boots ARM virt (cortex-a15, armmp kernel) with and without iomem=relaxed and
-# MIPS Malta (24Kc, 4kc-malta kernel) with iomem=relaxed, each from an
+# Boots ARM virt (cortex-a15, Debian armmp kernel) and MIPS Malta (24Kc,
+# Debian 4kc-malta kernel), each with and without iomem=relaxed, from an
 # initramfs holding busybox-static, the static mmkit, the negative-control
-# program and ci/qemu-system/*.sh. The guest prints
+# program (ci/controls), the ipk if dist/ipk has one, and
+# ci/qemu-system/{init,lib.sh,checks-*.sh}. The guest prints
 #   MMKIT-RESULT PASS|FAIL|SKIP <name> <detail>
 # lines and a final `MMKIT-DONE` marker on the serial console, then powers off;
 # this script turns them into PASS/FAIL lines, prints "N passed, M failed" and
@@ -13,13 +14,16 @@
 # failure). See docs/qemu-system.md.
 #
 # Usage: ci/qemu-system.sh [BOOT...]   BOOT: arm-relaxed arm-strict mips-relaxed
-#                                            mips-strict (default: the first three)
+#                                            mips-strict (default: all four)
 # Environment:
 #   MMKIT_QEMU_CACHE    downloaded .debs and unpacked kernels (default /var/cache/mmkit-qemu)
 #   MMKIT_QEMU_WORK     initramfs trees, console logs (default <repo>/target/qemu-system)
 #   MMKIT_QEMU_TIMEOUT  seconds per boot before it counts as hung (default 300)
 #   MMKIT_QEMU_JOBS     boots run at the same time (default 2)
 #   MMKIT_DIST          where <target>/mmkit, <target>/mmkit-controls, ipk/ are (default <repo>/dist)
+#   MMKIT_QEMU_INJECT   self-test of the harness (must make it fail): "hang" (the guest
+#                       stops before its marker), "fake-mmkit" (/bin/mmkit is a script
+#                       that prints 0 for everything)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,7 +46,7 @@ die() {
 }
 
 if [ $# -eq 0 ]; then
-    set -- arm-relaxed arm-strict mips-relaxed
+    set -- arm-relaxed arm-strict mips-relaxed mips-strict
 fi
 BOOTS=("$@")
 for b in "${BOOTS[@]}"; do
@@ -55,13 +59,16 @@ done
 T0=$(date +%s)
 
 # ---------------------------------------------------------------- host tools
-APT_UPDATED=0
+# apt-get update at most once per run (also from $(...) subshells)
+mkdir -p "$WORK"
+APT_STAMP="$WORK/.apt-updated.$$"
+trap 'rm -f "$APT_STAMP"' EXIT
 apt_update_once() {
-    if [ "$APT_UPDATED" = 0 ]; then
+    if [ ! -e "$APT_STAMP" ]; then
         log "apt-get update"
         apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 ||
             log "warning: apt-get update reported errors; using the package lists it got"
-        APT_UPDATED=1
+        : >"$APT_STAMP"
     fi
 }
 need_root() {
@@ -83,32 +90,46 @@ fi
 
 # ------------------------------------------------------ kernels and busybox
 # Foreign architectures so apt can resolve and download armhf/mipsel packages.
+foreign=$(dpkg --print-foreign-architectures)
 for a in armhf mipsel; do
-    if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+    if ! printf '%s\n' "$foreign" | grep -qx "$a"; then
         need_root "the $a architecture"
         log "dpkg --add-architecture $a"
         dpkg --add-architecture "$a"
-        APT_UPDATED=0
+        rm -f "$APT_STAMP"
         apt_update_once
     fi
 done
 mkdir -p "$CACHE/debs"
 
-# resolve META:ARCH -> the concrete package it depends on (linux-image-6.1.0-NN-...)
+# newest unpacked package in the cache matching NAME-GLOB and ARCH (or nothing)
+newest_cached() {
+    find "$CACHE/root" -mindepth 1 -maxdepth 1 -type d -name "${1}_*_$2" 2>/dev/null | sort -V | tail -n1
+}
+
+# resolve META:ARCH -> the concrete package it depends on (linux-image-6.1.0-NN-...);
+# without usable apt lists, the newest kernel already in the cache.
 resolve_kernel() {
-    local meta=$1 pkg
+    local meta=$1 flavour=$2 pkg cached
     pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     if [ -z "$pkg" ]; then
         apt_update_once
         pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     fi
-    [ -n "$pkg" ] || die "cannot resolve $meta with apt-cache depends"
+    if [ -z "$pkg" ]; then
+        cached=$(newest_cached "linux-image-[0-9]*-$flavour" "${meta##*:}")
+        [ -n "$cached" ] || die "cannot resolve $meta with apt-cache depends, and nothing is cached"
+        pkg=$(basename "$cached")
+        pkg=${pkg%%_*}
+        log "warning: apt cannot resolve $meta; using the cached $pkg"
+    fi
     printf '%s\n' "${pkg%%:*}"
 }
 
-# fetch PKG:ARCH into the cache (once) and unpack it; prints the unpack dir
+# fetch PKG:ARCH into the cache (once) and unpack it (only the members under
+# PART, e.g. ./boot, if given); prints the unpack dir
 fetch_deb() {
-    local spec=$1 name arch ver file dir
+    local spec=$1 part=${2:-} name arch ver file dir
     name=${spec%%:*}
     arch=${spec##*:}
     ver=$(apt-cache policy "$spec" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')
@@ -116,19 +137,29 @@ fetch_deb() {
         apt_update_once
         ver=$(apt-cache policy "$spec" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')
     fi
-    [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "apt knows no candidate for $spec"
+    if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+        dir=$(newest_cached "$name" "$arch")
+        [ -n "$dir" ] || die "apt knows no candidate for $spec, and nothing is cached"
+        log "warning: apt knows no candidate for $spec; using the cached $(basename "$dir")"
+        printf '%s\n' "$dir"
+        return
+    fi
     # apt-get download names files NAME_VERSION_ARCH.deb with ':' escaped as %3a
     file="$CACHE/debs/${name}_${ver//:/%3a}_${arch}.deb"
     if [ ! -s "$file" ]; then
         log "downloading $spec $ver"
-        (cd "$CACHE/debs" && apt-get download -qq "$spec=$ver" >&2)
+        (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root "$spec=$ver" >&2)
         [ -s "$file" ] || die "apt-get download $spec did not produce $file"
     fi
     dir="$CACHE/root/${name}_${ver//:/%3a}_${arch}"
     if [ ! -d "$dir" ]; then
         rm -rf "$dir.tmp"
         mkdir -p "$dir.tmp"
-        dpkg-deb -x "$file" "$dir.tmp"
+        if [ -n "$part" ]; then
+            dpkg-deb --fsys-tarfile "$file" | tar -x -C "$dir.tmp" "$part"
+        else
+            dpkg-deb -x "$file" "$dir.tmp"
+        fi
         mv "$dir.tmp" "$dir"
     fi
     printf '%s\n' "$dir"
@@ -144,16 +175,16 @@ for b in "${BOOTS[@]}"; do
 done
 
 if [ $want_arm = 1 ]; then
-    ARM_KPKG=$(resolve_kernel linux-image-armmp:armhf)
-    ARM_KDIR=$(fetch_deb "$ARM_KPKG:armhf")
+    ARM_KPKG=$(resolve_kernel linux-image-armmp:armhf armmp)
+    ARM_KDIR=$(fetch_deb "$ARM_KPKG:armhf" ./boot)
     ARM_KERNEL=$(find "$ARM_KDIR/boot" -name 'vmlinuz-*' | head -n1)
     ARM_BB=$(fetch_deb busybox-static:armhf)/bin/busybox
     [ -f "$ARM_KERNEL" ] || die "no vmlinuz in $ARM_KDIR"
     log "ARM kernel: $ARM_KPKG"
 fi
 if [ $want_mips = 1 ]; then
-    MIPS_KPKG=$(resolve_kernel linux-image-4kc-malta:mipsel)
-    MIPS_KDIR=$(fetch_deb "$MIPS_KPKG:mipsel")
+    MIPS_KPKG=$(resolve_kernel linux-image-4kc-malta:mipsel 4kc-malta)
+    MIPS_KDIR=$(fetch_deb "$MIPS_KPKG:mipsel" ./boot)
     MIPS_KERNEL=$(find "$MIPS_KDIR/boot" -name 'vmlinuz-*' | head -n1)
     MIPS_BB=$(fetch_deb busybox-static:mipsel)/bin/busybox
     [ -f "$MIPS_KERNEL" ] || die "no vmlinuz in $MIPS_KDIR"
@@ -173,7 +204,9 @@ done
 if [ ${#build[@]} -gt 0 ]; then
     if [ -x "$ROOT/ci/cross-build.sh" ]; then
         log "building ${build[*]} with ci/cross-build.sh"
-        "$ROOT/ci/cross-build.sh" "${build[@]}" >&2
+        if ! "$ROOT/ci/cross-build.sh" "${build[@]}" >&2; then
+            log "warning: ci/cross-build.sh failed; the guests will report what is missing"
+        fi
     else
         log "warning: no $DIST/<target>/mmkit{,-controls} for ${build[*]} and no ci/cross-build.sh; the guests will report them missing"
     fi
@@ -190,9 +223,16 @@ make_initrd() {
     for f in "$DIST/$target/mmkit" "$DIST/$target/mmkit-controls"; do
         if [ -f "$f" ]; then install -m 0755 "$f" "$tree/bin/"; fi
     done
+    case ${MMKIT_QEMU_INJECT:-} in
+    "") ;;
+    hang) echo hang >"$tree/etc/mmkit-inject" ;;
+    fake-mmkit) printf '#!/bin/sh\necho 0x00000000\n' >"$tree/bin/mmkit" ;;
+    *) die "unknown MMKIT_QEMU_INJECT '$MMKIT_QEMU_INJECT' (hang, fake-mmkit)" ;;
+    esac
     install -m 0755 "$HERE/init" "$tree/init"
     install -m 0644 "$HERE"/lib.sh "$HERE"/checks-*.sh "$tree/tests/"
     echo "$arch" >"$tree/etc/mmkit-arch"
+    echo "$ipkarch" >"$tree/etc/mmkit-ipk-arch"
     ipk=$(find "$DIST/ipk" -maxdepth 1 -name "mmkit_*_${ipkarch}.ipk" 2>/dev/null | sort | tail -n1 || true)
     if [ -n "$ipk" ]; then cp "$ipk" "$tree/pkg/mmkit.ipk"; fi
     (cd "$tree" && find . -print0 | LC_ALL=C sort -z |
@@ -216,7 +256,7 @@ boot() {
         ;;
     mips-*)
         timeout --kill-after=10 "$TIMEOUT" qemu-system-mipsel -M malta -cpu 24Kc -m 256 \
-            -nographic -vga none -no-reboot -kernel "$MIPS_KERNEL" -initrd "$WORK/initrd-mips.gz" \
+            -nographic -vga none -nic none -no-reboot -kernel "$MIPS_KERNEL" -initrd "$WORK/initrd-mips.gz" \
             -append "console=ttyS0$relaxed" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
         ;;
     esac
@@ -246,6 +286,7 @@ fail=0
 skip=0
 for b in "${BOOTS[@]}"; do
     logf="$WORK/$b.log"
+    [ -f "$logf" ] || : >"$logf"
     rc=$(cat "$WORK/$b.rc" 2>/dev/null || echo 255)
     secs=$(cat "$WORK/$b.secs" 2>/dev/null || echo '?')
     # Result lines; tolerate \r and kernel text glued in front of them.
@@ -258,7 +299,7 @@ for b in "${BOOTS[@]}"; do
         esac
         printf '%s %s/%s %s\n' "$status" "$b" "$name" "$detail"
     done < <(tr -d '\r' <"$logf" | sed -n 's/.*MMKIT-RESULT //p')
-    if tr -d '\r' <"$logf" | grep -q 'MMKIT-DONE'; then
+    if grep -aq 'MMKIT-DONE' "$logf"; then
         printf 'PASS %s/boot finished in %ss (qemu exit %s)\n' "$b" "$secs" "$rc"
         pass=$((pass + 1))
     else
@@ -268,7 +309,7 @@ for b in "${BOOTS[@]}"; do
             why="guest stopped without the MMKIT-DONE marker (qemu exit $rc)"
         fi
         printf 'FAIL %s/boot %s; last console lines:\n' "$b" "$why"
-        tr -d '\r' <"$logf" | tail -n 15 | sed 's/^/    | /'
+        tail -n 15 "$logf" | tr -d '\r' | sed 's/^/    | /'
         fail=$((fail + 1))
     fi
 done

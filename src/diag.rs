@@ -268,6 +268,25 @@ extern "C" fn on_interrupt(sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: 
     unsafe { libc::_exit(128 + sig) }
 }
 
+/// Address of the register access in progress (0: none). Some kernels
+/// deliver a device bus error without the faulting address: on MIPS a data
+/// bus error (DBE) reaches user space through `do_be()` as a plain
+/// `force_sig(SIGBUS)`, so `si_addr` is 0. The handler then blames the access
+/// in flight, which lies inside a guarded register mapping.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Mark the start of one volatile access at `p` (inside a guarded region).
+pub fn access_begin(p: *const u8) {
+    IN_FLIGHT.store(p as usize, Ordering::SeqCst);
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+}
+
+/// Mark the end of the access started by [`access_begin`].
+pub fn access_end() {
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    IN_FLIGHT.store(0, Ordering::SeqCst);
+}
+
 extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers;
     // si_addr is the faulting address for SIGBUS.
@@ -278,8 +297,12 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     // the end of a file one page too high: if nothing matches the address,
     // try the page below it.
     let page = PAGE.load(Ordering::Relaxed);
+    let in_flight = IN_FLIGHT.load(Ordering::SeqCst);
     let probe = if REGIONS.iter().any(|r| contains(r, addr)) {
         addr
+    } else if in_flight != 0 {
+        // MIPS DBE: si_addr is 0; the register access in flight faulted.
+        in_flight
     } else {
         addr.wrapping_sub(page)
     };

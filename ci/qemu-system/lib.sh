@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Helpers for the guest checks (busybox ash). Sourced by /init.
 
 # result STATUS NAME DETAIL...: one machine-readable line for the host.
@@ -11,23 +12,74 @@ pass() { result PASS "$@"; }
 fail() { result FAIL "$@"; }
 skip() { result SKIP "$@"; }
 
-# run CMD...: runs CMD; sets RC, OUT (stdout, trimmed) and ERR (stderr on one line).
+# run CMD...: runs CMD; sets RC, OUT (stdout) and ERR (stderr on one line).
 run() {
     OUT=$("$@" 2>/tmp/.stderr)
     RC=$?
-    ERR=$(tr '\n' ' ' </tmp/.stderr | cut -c1-300)
+    ERR=$(tr '\n' ' ' </tmp/.stderr | cut -c1-400)
 }
 
-# check NAME COND-DESCRIPTION: pass if the previous `test` succeeded.
-# usage: if [ ... ]; then pass n d; else fail n d; fi  -- ok() wraps that.
-ok() {
-    name=$1
-    detail=$2
-    shift 2
-    if "$@"; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
+# contains HAYSTACK NEEDLE (case-insensitive)
+contains() {
+    printf '%s' "$1" | grep -qiF -- "$2"
 }
 
-# hexeq A B: true if A and B are the same number (0x.. or decimal).
+# hexeq A B: A and B are numbers (0x.. or decimal) with the same value.
 hexeq() {
-    [ -n "$1" ] && [ -n "$2" ] && [ $(($1)) -eq $(($2)) ] 2>/dev/null
+    case $1 in '' | *[!0-9a-fA-FxX]*) return 1 ;; esac
+    case $2 in '' | *[!0-9a-fA-FxX]*) return 1 ;; esac
+    [ $(($1)) -eq $(($2)) ]
+}
+
+# hex N WIDTH: N formatted the way busybox devmem prints WIDTH bits.
+hex() {
+    printf "0x%0$(($2 / 4))X" "$(($1))"
+}
+
+# devmem_agree NAME ADDR WIDTH WANT: mmkit and busybox devmem print the same
+# text for a read, and it is the value WANT.
+devmem_agree() {
+    name=$1
+    a=$(hex "$2" 32)
+    w=$3
+    want=$(hex "$4" "$w")
+    run busybox devmem "$a" "$w"
+    bb=$OUT
+    bbrc=$RC
+    run mmkit devmem "$a" "$w"
+    if [ "$RC" = 0 ] && [ "$bbrc" = 0 ] && [ "$OUT" = "$bb" ] && [ "$OUT" = "$want" ]; then
+        pass "$name" "devmem $a $w: mmkit $OUT = busybox $bb = expected $want"
+    else
+        fail "$name" "devmem $a $w: mmkit '$OUT' (exit $RC, $ERR) busybox '$bb' (exit $bbrc) expected $want"
+    fi
+}
+
+# md_agree NAME ADDR LEN WIDTH: `mmkit md -w WIDTH ADDR+LEN` shows, value by
+# value, what busybox devmem reads at WIDTH bits (line layout:
+# "ADDR: v v v v  ascii").
+md_agree() {
+    name=$1
+    a=$(hex "$2" 32)
+    len=$3
+    w=$4
+    want=""
+    off=0
+    while [ $off -lt "$len" ]; do
+        run busybox devmem "$(hex $(($2 + off)) 32)" "$w"
+        want="$want $((OUT))"
+        off=$((off + w / 8))
+    done
+    run mmkit md -w "$w" "$a+$len"
+    mdrc=$RC
+    got=""
+    # the values: fields after "ADDR:" up to the ASCII column (two spaces)
+    vals=$(printf '%s\n' "$OUT" | sed -n 's/^[0-9a-fA-F]*: \(.*\)$/\1/p' | sed 's/  .*$//')
+    for v in $vals; do
+        got="$got $((0x$v))"
+    done
+    if [ "$mdrc" = 0 ] && [ -n "$got" ] && [ "$got" = "$want" ]; then
+        pass "$name" "md -w $w $a+$len = busybox devmem reads:$want"
+    else
+        fail "$name" "md -w $w $a+$len (exit $mdrc): got$got, busybox:$want; output: $(printf '%s' "$OUT" | tr '\n' '|') $ERR"
+    fi
 }

@@ -224,9 +224,12 @@ impl RegMap {
     /// One volatile read of width `w` at `addr`.
     pub fn read(&self, addr: u64, w: Width) -> Result<u64> {
         let p = self.ptr(addr, w)?;
+        diag::access_begin(p);
         // SAFETY: p is aligned to w and inside this live, readable mapping;
         // a bus error there is caught by the registered guard.
-        Ok(unsafe { access::read(p, w) })
+        let v = unsafe { access::read(p, w) };
+        diag::access_end();
+        Ok(v)
     }
 
     /// One volatile write of width `w` at `addr`.
@@ -238,9 +241,11 @@ impl RegMap {
         if self.drop_writes {
             return Ok(());
         }
+        diag::access_begin(p);
         // SAFETY: p is aligned to w and inside this live mapping, which was
         // mapped PROT_READ|PROT_WRITE (writable checked above).
         unsafe { access::write(p, w, v) };
+        diag::access_end();
         Ok(())
     }
 }
