@@ -10,6 +10,7 @@
 //! window (never more than `window` bytes at once), so a 1 GiB file works on
 //! a 32-bit device with 2 GiB of address space.
 
+use super::clamp;
 use crate::diag::{self, RegionKind};
 use crate::error::{Error, Result};
 use crate::sys;
@@ -21,19 +22,35 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Add 1 to every native-endian u32 in `b` (a trailing partial integer is
-/// left alone).
+/// left alone). Each 4-byte chunk becomes a `[u8; 4]`, so this is one load,
+/// add and store per integer (and vectorizes), whatever the alignment.
 pub fn bump(b: &mut [u8]) {
     for c in b.chunks_exact_mut(4) {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
-        c.copy_from_slice(&v.wrapping_add(1).to_ne_bytes());
+        if let Ok(w) = <&mut [u8; 4]>::try_from(c) {
+            *w = u32::from_ne_bytes(*w).wrapping_add(1).to_ne_bytes();
+        }
     }
 }
 
-/// Sum of the native-endian u32 integers in `b`, wrapping.
-pub fn sum(b: &[u8]) -> u64 {
-    b.chunks_exact(4)
-        .map(|c| u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
-        .fold(0u64, u64::wrapping_add)
+/// Sum of the native-endian u32 integers in `b`, wrapping at 2^32: a
+/// checksum cheap enough that a scan measures the I/O path, not the adds.
+pub fn sum(b: &[u8]) -> u32 {
+    b.chunks_exact(4).fold(0u32, |s, c| {
+        s.wrapping_add(<[u8; 4]>::try_from(c).map_or(0, u32::from_ne_bytes))
+    })
+}
+
+/// Sum of the u32 integers at offsets 0, `stride`, 2·`stride`, … of `b`
+/// (those wholly inside it): what a record walk touches, one header every
+/// `stride` bytes. `stride` 4 is [`sum`].
+pub fn sum_stride(b: &[u8], stride: usize) -> u32 {
+    if stride <= 4 {
+        return sum(b);
+    }
+    b.chunks(stride).fold(0u32, |s, c| {
+        let v = c.get(..4).and_then(|w| <[u8; 4]>::try_from(w).ok());
+        s.wrapping_add(v.map_or(0, u32::from_ne_bytes))
+    })
 }
 
 /// Drop the file's pages from the page cache (works on disk filesystems
@@ -55,7 +72,7 @@ pub fn evict(f: &File, path: &Path) -> Result<()> {
 pub fn inc_read(f: &File, path: &Path, len: u64, buf: &mut [u8], sync: bool) -> Result<()> {
     let mut off = 0u64;
     while off < len {
-        let n = ((len - off) as usize).min(buf.len());
+        let n = clamp(len - off, buf.len());
         let b = &mut buf[..n];
         f.read_exact_at(b, off)
             .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
@@ -87,7 +104,7 @@ pub fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> R
         .map_err(|e| Error::io("ftruncate failed", e).with_path(path))?;
     let mut off = 0u64;
     while off < len {
-        let n = ((len - off) as usize).min(window);
+        let n = clamp(len - off, window);
         // SAFETY: the scratch file is private to this process (created with
         // O_EXCL, mode 0600) and was just sized to `len`, so every mapped
         // page is inside the file. Should it shrink anyway, the SIGBUS is
@@ -106,17 +123,18 @@ pub fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> R
     Ok(())
 }
 
-/// Sequential read() of the whole file with a `buf`-sized buffer.
-pub fn scan_read(path: &Path, len: u64, buf: &mut [u8]) -> Result<u64> {
-    let mut f =
-        File::open(path).map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
-    let mut total = 0u64;
+/// Sequential read() of the whole file with a `buf`-sized buffer (a
+/// multiple of `stride`), summing every `stride`-th integer.
+pub fn scan_read(path: &Path, len: u64, buf: &mut [u8], stride: usize) -> Result<u32> {
+    let mut f = File::open(path)
+        .map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+    let mut total = 0u32;
     let mut off = 0u64;
     while off < len {
-        let n = ((len - off) as usize).min(buf.len());
+        let n = clamp(len - off, buf.len());
         f.read_exact(&mut buf[..n])
             .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
-        total = total.wrapping_add(sum(&buf[..n]));
+        total = total.wrapping_add(sum_stride(&buf[..n], stride));
         off += n as u64;
     }
     Ok(total)
@@ -161,14 +179,15 @@ impl Hint {
 /// Step between MADV_DONTNEED calls behind the cursor.
 const RELEASE_STEP: usize = 2 << 20;
 
-/// Sequential walk of the whole file through read-only windows.
-pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint) -> Result<u64> {
-    let f =
-        File::open(path).map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
-    let mut total = 0u64;
+/// Sequential walk of the whole file through read-only windows (a multiple
+/// of `stride`), summing every `stride`-th integer.
+pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint, stride: usize) -> Result<u32> {
+    let f = File::open(path)
+        .map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+    let mut total = 0u32;
     let mut off = 0u64;
     while off < len {
-        let n = ((len - off) as usize).min(window);
+        let n = clamp(len - off, window);
         let mut opts = MmapOptions::new();
         opts.offset(off).len(n);
         if hint == Hint::Populate {
@@ -190,13 +209,13 @@ pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint) -> Result<u64
         }
         if hint == Hint::SeqDontNeed {
             for c in m.chunks(RELEASE_STEP) {
-                total = total.wrapping_add(sum(c));
+                total = total.wrapping_add(sum_stride(c, stride));
                 // Chunks start page-aligned (the step is a multiple of
                 // every page size in use); advice only, errors ignored.
                 let _ = sys::madvise(c.as_ptr(), c.len(), libc::MADV_DONTNEED);
             }
         } else {
-            total = total.wrapping_add(sum(&m));
+            total = total.wrapping_add(sum_stride(&m, stride));
         }
         drop(g);
         drop(m);
@@ -205,18 +224,29 @@ pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint) -> Result<u64
     Ok(total)
 }
 
-/// The sum of the integers 0, 1, …, len/4 - 1 plus `add` each (what a
-/// scan of a freshly filled scratch file must return).
-pub fn expected_sum(len: u64, add: u32) -> u64 {
-    let n = len / 4;
-    // Integers wrap at 2^32 like the file's u32 values.
-    let mut total = 0u64;
-    let full = n >> 32;
-    let rest = n & 0xFFFF_FFFF;
-    let per_cycle = (1u64 << 32).wrapping_mul((1u64 << 32) - 1) / 2;
-    total = total.wrapping_add(full.wrapping_mul(per_cycle));
-    total = total.wrapping_add(rest.wrapping_mul(rest.wrapping_sub(1)) / 2);
-    total.wrapping_add(n.wrapping_mul(u64::from(add)))
+/// The [`sum`] of a freshly filled scratch file plus `add` to every
+/// integer: (0 + 1 + … + (n-1)) + n·add, modulo 2^32 (the file's integers
+/// wrap at 2^32 too, so this holds for any length).
+pub fn expected_sum(len: u64, add: u32) -> u32 {
+    let n = u128::from(len / 4);
+    let tri = if n == 0 { 0 } else { n * (n - 1) / 2 };
+    (tri.wrapping_add(n * u128::from(add)) & 0xFFFF_FFFF) as u32
+}
+
+/// The [`sum_stride`] of a freshly filled scratch file: the integers at
+/// offsets j·stride (j = 0 … m-1, those wholly inside the file) hold
+/// j·stride/4, so the sum is stride/4 · m(m-1)/2, modulo 2^32. `stride` is a
+/// multiple of 4.
+pub fn expected_stride_sum(len: u64, stride: usize) -> u32 {
+    if stride <= 4 {
+        return expected_sum(len, 0);
+    }
+    if len < 4 {
+        return 0;
+    }
+    let m = u128::from((len - 4) / stride as u64 + 1);
+    let v = (stride as u128 / 4) * (m * (m - 1) / 2);
+    (v & 0xFFFF_FFFF) as u32
 }
 
 #[cfg(test)]
@@ -238,14 +268,39 @@ mod tests {
         }
         assert_eq!(b[16], 9);
         assert_eq!(sum(&b), 45);
+        assert_eq!(sum(&[0xFF; 8]), 0xFFFF_FFFE);
     }
 
     #[test]
     fn expected_sum_matches_a_direct_sum() {
-        let s: u64 = (0..1000u64).sum();
+        let s: u32 = (0..1000u32).sum();
         assert_eq!(expected_sum(4000, 0), s);
         assert_eq!(expected_sum(4000, 3), s + 3000);
         assert_eq!(expected_sum(0, 5), 0);
+        // 2^32 + 2 integers: 0..=2^32-1 sums to 2^31 (mod 2^32), then 0, 1.
+        assert_eq!(expected_sum(4 * ((1 << 32) + 2), 0), 0x8000_0001);
+    }
+
+    #[test]
+    fn stride_sums_match_a_direct_sum() {
+        let mut b = Vec::new();
+        for i in 0..1000u32 {
+            b.extend_from_slice(&i.to_ne_bytes());
+        }
+        for stride in [4usize, 8, 64, 1024] {
+            for len in [0usize, 3, 4, 1000, 1024, 1028, 4000] {
+                let direct: u32 = (0..len / 4)
+                    .filter(|i| (i * 4) % stride == 0)
+                    .map(|i| i as u32)
+                    .sum();
+                assert_eq!(sum_stride(&b[..len], stride), direct, "{stride} {len}");
+                assert_eq!(
+                    expected_stride_sum(len as u64, stride),
+                    direct,
+                    "{stride} {len}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -263,9 +318,20 @@ mod tests {
         inc_mmap(&f, s.path(), len, page, true).unwrap();
         assert_eq!(s.verify(len, 3).unwrap(), None);
         let want = expected_sum(len, 3);
-        assert_eq!(scan_read(s.path(), len, &mut buf).unwrap(), want);
+        assert_eq!(scan_read(s.path(), len, &mut buf, 4).unwrap(), want);
         for h in Hint::ALL {
-            assert_eq!(scan_mmap(s.path(), len, page, h).unwrap(), want, "{h:?}");
+            assert_eq!(scan_mmap(s.path(), len, page, h, 4).unwrap(), want, "{h:?}");
+        }
+        // Strided walks of a fresh file, across window and buffer edges.
+        s.fill(len).unwrap();
+        for stride in [4usize, 64, 1024] {
+            let want = expected_stride_sum(len, stride);
+            let mut buf = vec![0u8; 2048];
+            assert_eq!(scan_read(s.path(), len, &mut buf, stride).unwrap(), want);
+            for h in Hint::ALL {
+                let got = scan_mmap(s.path(), len, page, h, stride).unwrap();
+                assert_eq!(got, want, "{h:?} stride {stride}");
+            }
         }
     }
 }

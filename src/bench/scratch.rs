@@ -5,6 +5,7 @@
 //! with [`crate::diag`] so that SIGINT/SIGTERM/SIGBUS remove it, and removed
 //! when the [`Scratch`] is dropped: on success, on error and on panic.
 
+use super::clamp;
 use crate::diag::{self, TempGuard};
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -65,11 +66,11 @@ impl Scratch {
             .truncate(true)
             .open(&self.path)
             .map_err(|e| Error::io("cannot open the scratch file", e).with_path(&self.path))?;
-        let mut buf = vec![0u8; FILL_CHUNK.min(len as usize)];
+        let mut buf = vec![0u8; clamp(len, FILL_CHUNK)];
         let mut next: u32 = 0;
         let mut off = 0u64;
         while off < len {
-            let n = ((len - off) as usize).min(buf.len());
+            let n = clamp(len - off, buf.len());
             for c in buf[..n].chunks_exact_mut(4) {
                 c.copy_from_slice(&next.to_ne_bytes());
                 next = next.wrapping_add(1);
@@ -90,11 +91,11 @@ impl Scratch {
     pub fn verify(&self, len: u64, add: u32) -> Result<Option<u64>> {
         let f = File::open(&self.path)
             .map_err(|e| Error::io("cannot open the scratch file", e).with_path(&self.path))?;
-        let mut buf = vec![0u8; FILL_CHUNK.min(len as usize)];
+        let mut buf = vec![0u8; clamp(len, FILL_CHUNK)];
         let mut i: u32 = 0;
         let mut off = 0u64;
         while off < len {
-            let n = ((len - off) as usize).min(buf.len());
+            let n = clamp(len - off, buf.len());
             f.read_exact_at(&mut buf[..n], off)
                 .map_err(|e| Error::io("cannot read the scratch file", e).with_path(&self.path))?;
             for (k, c) in buf[..n].chunks_exact(4).enumerate() {
@@ -126,15 +127,18 @@ pub struct DirInfo {
 }
 
 /// The filesystem type and free space of `dir`.
+// The libc field types differ per target (i32/i64, u32/u64): the
+// conversions are needed on 32-bit targets, useless on 64-bit ones.
+#[allow(clippy::useless_conversion)]
 pub fn dir_info(dir: &Path) -> DirInfo {
     let fs = match nix::sys::statfs::statfs(dir) {
         // The magic is a signed word on 32-bit targets: compare its low 32 bits.
-        Ok(s) => fs_name(s.filesystem_type().0 as i64 & 0xFFFF_FFFF),
+        Ok(s) => fs_name(i64::from(s.filesystem_type().0) & 0xFFFF_FFFF),
         Err(_) => "unknown".into(),
     };
     let avail = nix::sys::statvfs::statvfs(dir)
         .ok()
-        .map(|s| (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64));
+        .map(|s| u64::from(s.blocks_available()).saturating_mul(u64::from(s.fragment_size())));
     DirInfo { fs, avail }
 }
 

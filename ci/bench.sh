@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# ci/bench.sh: mmkit against the usual tools, on tmpfs and on the disk.
+#
+# Not part of the tests. Measures, on a generated pcap and a generated
+# seed-layout file (1 GiB each; --quick: 128 MiB):
+#   split:  mmkit split (--write kernel, --write mmap) vs cp, split -b 100M,
+#           tcpdump -r IN -w OUT -C 100 (pcap only)
+#   check:  mmkit check vs cat IN >/dev/null
+#   copy:   mmkit copy --method mmap|read|kernel|auto vs cp
+#   memory: peak RSS (/usr/bin/time -v) of every command, and of mmkit split
+#           with default settings on a 4 GiB sparse input (--quick: 512 MiB)
+#   read vs mmap: `mmkit bench` on each filesystem
+# Several runs (round-robin over the tools, so drift hits all of them),
+# medians, ratios against baselines measured in the same run. Warm page
+# cache: caches are not dropped (not reliably possible here); inputs are read
+# once before timing, outputs are removed and `sync`ed between runs, untimed.
+#
+# Writes under --out (default docs/bench): raw.csv (every run), results.csv
+# (medians and ratios), targets.txt (the ratio table), summary.md (the tables
+# in Markdown), machine.txt, readmmap-<fs>.{csv,txt,dat} (mmkit bench), and
+# tools.{svg,png}, readmmap.{svg,png} (gnuplot, docs/bench/plot.gp).
+# Full run: about 7 minutes on the 2-vCPU build machine; --quick: about 1.
+#
+# Usage: ci/bench.sh [--quick] [--runs N] [--size SIZE] [--big SIZE]
+#                    [--fs "tmpfs disk"] [--out DIR] [--no-build] [--no-readmmap]
+# Environment: BENCH_TMPFS (default /dev/shm), BENCH_DISK (default /var/tmp),
+#              MMKIT (binary to use; default target/release/mmkit, built here).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+QUICK=0
+RUNS=""
+SIZE=""
+BIG=""
+FSES="tmpfs disk"
+OUT="docs/bench"
+BUILD=1
+READMMAP=1
+
+die() {
+    echo "bench.sh: $*" >&2
+    exit 1
+}
+
+while (($#)); do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --runs) RUNS=${2:?--runs needs a number}; shift ;;
+    --size) SIZE=${2:?--size needs a size}; shift ;;
+    --big) BIG=${2:?--big needs a size}; shift ;;
+    --fs) FSES=${2:?--fs needs a list}; shift ;;
+    --out) OUT=${2:?--out needs a directory}; shift ;;
+    --no-build) BUILD=0 ;;
+    --no-readmmap) READMMAP=0 ;;
+    -h | --help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+        exit 0
+        ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+    esac
+    shift
+done
+
+if ((QUICK)); then
+    : "${RUNS:=3}" "${SIZE:=128M}" "${BIG:=512M}"
+    BENCH_MAX=16M
+    BENCH_RUNS=3
+else
+    : "${RUNS:=5}" "${SIZE:=1G}" "${BIG:=4G}"
+    BENCH_MAX=1G
+    BENCH_RUNS=5
+fi
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive number"
+
+# ---- tools ----------------------------------------------------------------
+
+ensure_tools() {
+    local missing=()
+    [[ -x /usr/bin/time ]] || missing+=(time)
+    command -v tcpdump >/dev/null || missing+=(tcpdump)
+    command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+    command -v split >/dev/null || missing+=(coreutils)
+    if ((${#missing[@]})); then
+        [[ $EUID -eq 0 ]] || die "missing ${missing[*]}: install them or run as root"
+        echo "== installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+ensure_tools
+
+if [[ -z ${MMKIT:-} ]]; then
+    if ((BUILD)); then
+        echo "== cargo build --release"
+        cargo build --release --quiet
+    fi
+    MMKIT=$ROOT/target/release/mmkit
+fi
+[[ -x $MMKIT ]] || die "no mmkit binary at $MMKIT (build it or set MMKIT)"
+
+# ---- work directories -----------------------------------------------------
+
+declare -A BASE=([tmpfs]=${BENCH_TMPFS:-/dev/shm} [disk]=${BENCH_DISK:-/var/tmp})
+declare -A WORK=()
+cleanup() {
+    local d
+    for d in "${WORK[@]}"; do
+        [[ -n $d && -d $d ]] && rm -rf -- "$d"
+    done
+    return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for fs in $FSES; do
+    [[ -n ${BASE[$fs]:-} ]] || die "unknown filesystem kind '$fs' (use tmpfs, disk)"
+    b=${BASE[$fs]}
+    [[ -d $b && -w $b ]] || die "$b (for $fs) is not a writable directory"
+    t=$(stat -f -c %T "$b")
+    if [[ $fs == tmpfs && $t != tmpfs ]]; then
+        echo "warning: $b is $t, not tmpfs (set BENCH_TMPFS)" >&2
+    elif [[ $fs == disk && $t == tmpfs ]]; then
+        echo "warning: $b is tmpfs, not a disk (set BENCH_DISK)" >&2
+    fi
+    WORK[$fs]=$(mktemp -d "$b/mmkit-bench.XXXXXX")
+done
+
+mkdir -p "$OUT"
+RAW=$OUT/raw.csv
+RES=$OUT/results.csv
+TGT=$OUT/targets.txt
+echo "fs,layout,size_bytes,tool,run,seconds,cpu_seconds,peak_rss_kib" >"$RAW"
+
+
+# ---- machine description ----------------------------------------------------
+
+{
+    echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "mmkit:     $("$MMKIT" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "kernel:    $(uname -srm)"
+    echo "cpu:       $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "memory:    $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    for fs in $FSES; do
+        echo "$fs:$(printf '%*s' $((10 - ${#fs})) '')${BASE[$fs]} ($(stat -f -c %T "${BASE[$fs]}"), $(findmnt -n -o SOURCE --target "${BASE[$fs]}" 2>/dev/null | head -n 1 || echo '?'))"
+    done
+    echo "tools:     $(cp --version | head -1), $(tcpdump --version 2>&1 | head -1)"
+    echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at start)"
+    echo "settings:  input $SIZE per layout, $RUNS runs, warm page cache, big input $BIG (sparse)"
+} >"$OUT/machine.txt"
+cat "$OUT/machine.txt"
+
+# ---- measuring --------------------------------------------------------------
+
+# measure FS LAYOUT SIZE TOOL RUN CMD...: time one command (stdout to
+# /dev/null), record wall time and peak RSS.
+measure() {
+    local fs=$1 layout=$2 size=$3 tool=$4 run=$5
+    shift 5
+    local tf=${WORK[$fs]}/time.txt ef=${WORK[$fs]}/stderr.txt t0 t1 rss secs cpu
+    t0=$(date +%s%N)
+    if ! /usr/bin/time -v -o "$tf" "$@" >/dev/null 2>"$ef"; then
+        echo "FAILED ($tool): $*" >&2
+        cat "$ef" "$tf" >&2 || true
+        exit 1
+    fi
+    t1=$(date +%s%N)
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tf")
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tf")
+    secs=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.4f", d / 1e9 }')
+    echo "$fs,$layout,$size,$tool,$run,$secs,$cpu,$rss" >>"$RAW"
+    printf '  %-22s %8s s wall %6s s cpu %9s KiB peak RSS\n' "$tool" "$secs" "$cpu" "$rss"
+}
+
+# fresh DIR: remove and recreate an output directory, then sync (untimed).
+fresh() {
+    rm -rf -- "$1"
+    mkdir -p -- "$1"
+    sync
+}
+
+bench_layout() {
+    local fs=$1 layout=$2
+    local w=${WORK[$fs]} in size run tool tools
+    in=$w/in.$layout
+    echo "== $fs / $layout: generating $SIZE"
+    "$MMKIT" -q gen "$in" --layout "$layout" --size "$SIZE" --seed 7
+    size=$(stat -c %s "$in")
+    cat "$in" >/dev/null # warm the cache
+    tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check
+        mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto)
+    [[ $layout == pcap ]] && tools+=(tcpdump-C)
+    for ((run = 1; run <= RUNS; run++)); do
+        echo "-- $fs / $layout: run $run of $RUNS"
+        for tool in "${tools[@]}"; do
+            fresh "$w/o"
+            case $tool in
+            cp) measure "$fs" "$layout" "$size" "$tool" "$run" cp "$in" "$w/o/copy" ;;
+            split-b) measure "$fs" "$layout" "$size" "$tool" "$run" split -b 100M "$in" "$w/o/x" ;;
+            tcpdump-C) measure "$fs" "$layout" "$size" "$tool" "$run" tcpdump -Z root -r "$in" -w "$w/o/t" -C 100 ;;
+            mmkit-split-kernel) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write kernel ;;
+            mmkit-split-mmap) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write mmap ;;
+            cat) measure "$fs" "$layout" "$size" "$tool" "$run" cat "$in" ;;
+            mmkit-check) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q check "$in" ;;
+            mmkit-copy-*) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q copy "$in" "$w/o/copy" --method "${tool#mmkit-copy-}" ;;
+            esac
+        done
+    done
+    rm -rf -- "$w/o" "$in"
+}
+
+for fs in $FSES; do
+    for layout in pcap seed; do
+        bench_layout "$fs" "$layout"
+    done
+done
+
+# Peak RSS on a big sparse input, default settings (on the disk when
+# measured, else on the first filesystem).
+BIGFS=disk
+[[ " $FSES " == *" disk "* ]] || BIGFS=${FSES%% *}
+w=${WORK[$BIGFS]}
+echo "== $BIGFS / big: generating $BIG sparse seed-layout input"
+"$MMKIT" -q gen "$w/big.seed" --layout seed --size "$BIG" --sparse --seed 7
+bsize=$(stat -c %s "$w/big.seed")
+for tool in mmkit-split-default mmkit-split-mmap mmkit-check; do
+    fresh "$w/o"
+    case $tool in
+    mmkit-split-default) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" ;;
+    mmkit-split-mmap) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" --write mmap ;;
+    mmkit-check) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q check "$w/big.seed" ;;
+    esac
+done
+rm -rf -- "$w/o" "$w/big.seed"
+
+# The read-vs-mmap experiment on each filesystem.
+if ((READMMAP)); then
+    for fs in $FSES; do
+        echo "== $fs: mmkit bench --max $BENCH_MAX"
+        "$MMKIT" bench --dir "${WORK[$fs]}" --max "$BENCH_MAX" --runs "$BENCH_RUNS" \
+            --csv "$OUT/readmmap-$fs.csv" | tee "$OUT/readmmap-$fs.txt"
+    done
+fi
+echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at the end)" >>"$OUT/machine.txt"
+
+# ---- medians, ratios, targets -------------------------------------------------
+
+# results.csv: one row per (fs, layout, tool): median and min wall time,
+# median CPU time (user + sys), MiB/s, largest peak RSS, and the ratio of the
+# median wall time to the baseline's (cp for split and copy, cat for check)
+# measured in the same runs.
+median_of() { # column number: print "fs,layout,tool,median" per group
+    sort -t, -k1,1 -k2,2 -k4,4 -k"$1","$1"g <(tail -n +2 "$RAW") | awk -F, -v c="$1" '
+    function flush() {
+        if (n == 0) return
+        print key, (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], n
+    }
+    { k = $1 "," $2 "," $4; if (k != key) { flush(); key = k; n = 0 } v[++n] = $c }
+    END { flush() }' OFS=,
+}
+median_of 6 >"$OUT/wall.tmp"
+median_of 7 >"$OUT/cpu.tmp"
+awk -F, '
+FILENAME ~ /wall.tmp$/ { wall[$1 "," $2 "," $3] = $4; wmin[$1 "," $2 "," $3] = $5; runs[$1 "," $2 "," $3] = $6; next }
+FILENAME ~ /cpu.tmp$/ { cpu[$1 "," $2 "," $3] = $4; next }
+FNR == 1 { next }
+{ k = $1 "," $2 "," $4; size[k] = $3; if ($8 + 0 > rss[k]) rss[k] = $8 + 0; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+END {
+    print "fs,layout,size_bytes,tool,runs,median_s,min_s,cpu_median_s,mib_per_s,peak_rss_kib,baseline,ratio,cpu_ratio"
+    for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, p, ",")
+        b = ""
+        if (p[3] ~ /^mmkit-(split|copy)/ || p[3] == "split-b" || p[3] == "tcpdump-C") b = "cp"
+        if (p[3] == "mmkit-check") b = "cat"
+        bk = p[1] "," p[2] "," b
+        r = ""; cr = ""
+        if (b != "" && (bk in wall)) r = sprintf("%.3f", wall[k] / wall[bk])
+        if (b != "" && (bk in cpu) && cpu[bk] > 0) cr = sprintf("%.3f", cpu[k] / cpu[bk])
+        printf "%s,%s,%s,%s,%d,%.4f,%.4f,%.2f,%.1f,%d,%s,%s,%s\n", p[1], p[2], size[k], p[3], runs[k], wall[k], wmin[k], cpu[k], size[k] / 1048576 / wall[k], rss[k], b, r, cr
+    }
+}' "$OUT/wall.tmp" "$OUT/cpu.tmp" "$RAW" >"$RES"
+rm -f "$OUT/wall.tmp" "$OUT/cpu.tmp"
+
+# The ratio table against the targets (issue 2): split <= 1.15 x cp and
+# <= 0.5 x tcpdump -C; check <= 1.0 x cat; peak RSS <= 16 MiB on the big input.
+awk -F, '
+NR == 1 { next }
+{ m[$1 "," $2 "," $4] = $6; c[$1 "," $2 "," $4] = $8; rss[$1 "," $2 "," $4] = $10; seen[$1 "," $2] = 1 }
+function line(fs, lay, what, a, b, target,   r, cr, ok) {
+    if (!((fs "," lay "," a) in m) || !((fs "," lay "," b) in m)) return
+    r = m[fs "," lay "," a] / m[fs "," lay "," b]
+    cr = (c[fs "," lay "," b] > 0) ? sprintf("%6.2f", c[fs "," lay "," a] / c[fs "," lay "," b]) : "     -"
+    ok = (r <= target) ? "met" : "MISSED"
+    printf "%-6s %-5s %-40s %6.2f %s  <= %-5.2f %s\n", fs, lay, what, r, cr, target, ok
+    if (ok == "MISSED") missed++
+}
+END {
+    printf "%-6s %-5s %-40s %6s %6s  %-8s %s\n", "fs", "input", "measure", "wall", "cpu", "target", "verdict (wall-clock medians)"
+    n = split("tmpfs disk", fss, " ")
+    for (i = 1; i <= n; i++) for (j = 1; j <= 2; j++) {
+        fs = fss[i]; lay = (j == 1) ? "pcap" : "seed"
+        if (!((fs "," lay) in seen)) continue
+        line(fs, lay, "mmkit split --write kernel / cp", "mmkit-split-kernel", "cp", 1.15)
+        line(fs, lay, "mmkit split --write mmap / cp", "mmkit-split-mmap", "cp", 1.15)
+        line(fs, lay, "mmkit split --write kernel / tcpdump -C", "mmkit-split-kernel", "tcpdump-C", 0.5)
+        line(fs, lay, "mmkit split --write mmap / tcpdump -C", "mmkit-split-mmap", "tcpdump-C", 0.5)
+        line(fs, lay, "mmkit check / cat", "mmkit-check", "cat", 1.0)
+        line(fs, lay, "mmkit copy --method auto / cp", "mmkit-copy-auto", "cp", 1.15)
+    }
+    for (k in rss) {
+        split(k, p, ",")
+        if (p[2] != "big") continue
+        mib = rss[k] / 1024
+        ok = (mib <= 16) ? "met" : "MISSED"
+        printf "%-6s %-5s %-40s %6.1f %6s  <= %-5s %s\n", p[1], "big", "peak RSS (MiB) " p[3], mib, "", "16", ok
+        if (ok == "MISSED") missed++
+    }
+    printf "\n%d target(s) missed\n", missed
+}' "$RES" | tee "$TGT"
+
+# Which --write mode is faster (medians over all inputs measured).
+awk -F, 'NR > 1 && $4 == "mmkit-split-kernel" { k += $6 } NR > 1 && $4 == "mmkit-split-mmap" && $2 != "big" { m += $6 }
+END { if (k > 0 && m > 0) printf "\nsplit --write kernel: %.3f s, --write mmap: %.3f s (sum of medians): %s is faster\n", k, m, (k <= m) ? "kernel" : "mmap" }' "$RES" | tee -a "$TGT"
+
+# ---- plots --------------------------------------------------------------------
+
+# tools.dat: one row per tool (fixed order), MiB/s per (fs, layout) column.
+awk -F, '
+NR == 1 { next }
+$2 == "big" { next }
+{ v[$4, $1 "-" $2] = $9; have[$1 "-" $2] = 1 }
+END {
+    nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto", tools, " ")
+    nc0 = split("tmpfs-pcap tmpfs-seed disk-pcap disk-seed", all, " ")
+    nc = 0
+    for (c = 1; c <= nc0; c++) if (all[c] in have) cols[++nc] = all[c]
+    printf "tool"; for (c = 1; c <= nc; c++) printf " %s", cols[c]; printf "\n"
+    for (t = 1; t <= nt; t++) { printf "%s", tools[t]
+        for (c = 1; c <= nc; c++) { x = v[tools[t], cols[c]]; printf " %s", (x == "") ? "-" : x }
+        printf "\n" }
+}' "$RES" >"$OUT/tools.dat"
+
+# summary.md: the tables for docs/benchmarks.md, in Markdown.
+{
+    echo "| fs | input | measure | wall ratio | CPU ratio | target | verdict |"
+    echo "|---|---|---|---:|---:|---|---|"
+    awk 'NR > 1 && NF >= 7 && $1 != "" && $NF ~ /met|MISSED/ {
+        v = $NF; t = $(NF - 1); c = ($2 == "big") ? "" : $(NF - 3); w = ($2 == "big") ? $(NF - 3) : $(NF - 4)
+        m = ""; last = ($2 == "big") ? NF - 4 : NF - 5
+        for (i = 3; i <= last; i++) m = m (i > 3 ? " " : "") $i
+        if ($2 == "big") { w = $(NF - 3); c = "" }
+        printf "| %s | %s | %s | %s | %s | <= %s | %s |\n", $1, $2, m, w, c, t, v }' "$TGT"
+    echo
+    echo "| tool | $(head -n 1 "$OUT/tools.dat" | cut -d' ' -f2- | sed 's/ / | /g') |"
+    echo "|---$(head -n 1 "$OUT/tools.dat" | cut -d' ' -f2- | sed 's/[^ ]*/|---:/g; s/ //g')|"
+    tail -n +2 "$OUT/tools.dat" | awk '{ printf "| %s", $1; for (i = 2; i <= NF; i++) printf " | %s", ($i == "-") ? "-" : sprintf("%.0f", $i); print " |" }'
+    echo
+    echo "Peak RSS (KiB, largest over all runs):"
+    echo
+    echo "| fs | input | tool | peak RSS KiB |"
+    echo "|---|---|---|---:|"
+    awk -F, 'NR > 1 { printf "| %s | %s | %s | %s |\n", $1, $2, $4, $10 }' "$RES"
+} >"$OUT/summary.md"
+
+# readmmap.dat: size, read/mmap ratio per filesystem (from mmkit bench).
+if ((READMMAP)); then
+    for fs in $FSES; do
+        awk -F, '$1 == "sweep" && $3 == "read" { r[$2] = $7 } $1 == "sweep" && $3 == "mmap" { m[$2] = $7; s[++n] = $2 }
+        END { for (i = 1; i <= n; i++) printf "%s %.4f %.9f %.9f\n", s[i], r[s[i]] / m[s[i]], r[s[i]], m[s[i]] }' \
+            "$OUT/readmmap-$fs.csv" >"$OUT/readmmap-$fs.dat"
+    done
+fi
+if gnuplot -e "dir='$OUT'; fses='$FSES'; readmmap=$READMMAP" "$ROOT/docs/bench/plot.gp"; then
+    echo "plots: $OUT/tools.svg $OUT/readmmap.svg"
+else
+    echo "warning: gnuplot failed; CSVs are still in $OUT" >&2
+fi
+echo "results: $RES, $RAW, $TGT, $OUT/machine.txt"

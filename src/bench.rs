@@ -1,1 +1,0 @@
-//! The read-vs-mmap experiment behind `mmkit bench`. (Stub: benchmark issue.)

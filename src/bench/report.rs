@@ -1,0 +1,365 @@
+//! Printing `mmkit bench` results: tables on stdout as they are measured,
+//! and optionally a CSV file with one row per (part, size, method).
+
+use super::scratch::{self, DirInfo};
+use super::{IncResult, Measured, Opts, ScanResult};
+use crate::error::{Error, Result};
+use crate::size::human;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Min and median of a set of timings, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stats {
+    pub min: f64,
+    pub median: f64,
+    pub n: usize,
+}
+
+impl Stats {
+    pub fn of(v: &[f64]) -> Stats {
+        let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        if n == 0 {
+            return Stats {
+                min: f64::NAN,
+                median: f64::NAN,
+                n,
+            };
+        }
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Stats {
+            min: s[0],
+            median,
+            n,
+        }
+    }
+}
+
+/// "12.3 us", "4.56 ms", "1.234 s".
+pub fn dur(secs: f64) -> String {
+    if !secs.is_finite() {
+        "-".into()
+    } else if secs < 1e-3 {
+        format!("{:.1} us", secs * 1e6)
+    } else if secs < 1.0 {
+        format!("{:.2} ms", secs * 1e3)
+    } else {
+        format!("{secs:.3} s")
+    }
+}
+
+fn mib_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64 / secs
+}
+
+/// Where mapping starts to pay off: the smallest size from which on every
+/// measured size has read/mmap ≥ `threshold`.
+pub fn pays_off_from(rows: &[IncResult], threshold: f64) -> Option<u64> {
+    let mut from = None;
+    for r in rows.iter().rev() {
+        if r.ratio() >= threshold {
+            from = Some(r.size);
+        } else {
+            break;
+        }
+    }
+    from
+}
+
+/// Collects output; prints as it goes.
+pub struct Report {
+    opts: Opts,
+    info: DirInfo,
+    csv_path: Option<PathBuf>,
+    csv: String,
+}
+
+/// The 1-minute load average from /proc/loadavg.
+fn load_average() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn say(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{s}");
+    let _ = out.flush();
+}
+
+impl Report {
+    pub fn new(o: &Opts, info: &DirInfo) -> Result<Report> {
+        if let Some(p) = &o.csv {
+            // Fail before measuring anything when the CSV cannot be written.
+            std::fs::write(p, b"")
+                .map_err(|e| Error::io("cannot write the CSV file", e).with_path(p))?;
+        }
+        Ok(Report {
+            opts: o.clone(),
+            info: info.clone(),
+            csv_path: o.csv.clone(),
+            csv: String::from(
+                "part,size_bytes,method,runs,reps,min_s,median_s,cpu_median_s,mib_per_s,faults_per_pass,fs,sync,cold\n",
+            ),
+        })
+    }
+
+    fn row(&mut self, part: &str, size: u64, method: &str, reps: u64, m: &Measured) {
+        let o = &self.opts;
+        self.csv.push_str(&format!(
+            "{part},{size},{method},{},{reps},{:.9},{:.9},{:.9},{:.1},{:.1},{},{},{}\n",
+            m.wall.n,
+            m.wall.min,
+            m.wall.median,
+            m.cpu.median,
+            mib_s(size, m.wall.median),
+            m.faults,
+            self.info.fs,
+            o.sync,
+            o.cold
+        ));
+    }
+
+    pub fn header(&self) {
+        let o = &self.opts;
+        let ram = scratch::phys_mem().map(human).unwrap_or_else(|| "?".into());
+        let free = self.info.avail.map(human).unwrap_or_else(|| "?".into());
+        say(&format!(
+            "mmkit {} bench: read()/write() against mmap on this machine",
+            env!("CARGO_PKG_VERSION")
+        ));
+        say(&format!(
+            "  machine   {} {}, {}-bit, page {} B, RAM {ram}",
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+            usize::BITS,
+            crate::diag::page_size()
+        ));
+        say(&format!(
+            "  scratch   {} ({}, {free} free)",
+            o.dir.display(),
+            self.info.fs
+        ));
+        let cache = if o.cold {
+            "cold: file evicted with posix_fadvise(DONTNEED) before each run (no effect on tmpfs)"
+        } else {
+            "warm page cache (caches are not dropped)"
+        };
+        let dura = if o.sync {
+            "durable: fdatasync vs msync(MS_SYNC)"
+        } else {
+            "not durable: no fdatasync, msync(MS_ASYNC)"
+        };
+        say(&format!(
+            "  settings  {} runs + 1 warm-up, median reported; read() buffer {}; map window {}",
+            o.runs,
+            human(o.buf as u64),
+            human(o.window as u64)
+        ));
+        say(&format!("            {cache}; {dura}"));
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if let Some(load) = load_average() {
+            let busy = if load > cpus as f64 / 2.0 {
+                " -- busy machine: expect noisy timings"
+            } else {
+                ""
+            };
+            say(&format!("  load      {load:.2} on {cpus} CPUs{busy}"));
+        }
+    }
+
+    pub fn skipped(&self, part: &str, size: u64, limit: u64) {
+        say(&format!(
+            "  ({part}: skipped {}: only {} may be used in {} -- choose another --dir or a smaller size)",
+            human(size),
+            human(limit),
+            self.opts.dir.display()
+        ));
+    }
+
+    pub fn notes(&mut self, r: &IncResult) {
+        say("");
+        say(&format!(
+            "1. The notes' experiment: {} integers ({}), read -> +1 -> write back",
+            r.size / 4,
+            human(r.size)
+        ));
+        say(&format!(
+            "   (times per pass; each timed sample repeats the pass {}x)",
+            r.reps
+        ));
+        say(&format!(
+            "   {:<16} {:>10} {:>10} {:>10} {:>12}",
+            "method", "min", "median", "cpu", "faults/pass"
+        ));
+        for (name, m) in [("read()/write()", &r.read), ("mmap+msync", &r.mmap)] {
+            say(&format!(
+                "   {:<16} {:>10} {:>10} {:>10} {:>12.1}",
+                name,
+                dur(m.wall.min),
+                dur(m.wall.median),
+                dur(m.cpu.median),
+                m.faults
+            ));
+        }
+        say(&format!(
+            "   read/mmap = {:.2} wall, {:.2} cpu (medians; above 1 means mmap is faster)",
+            r.ratio(),
+            r.cpu_ratio()
+        ));
+        self.row("notes", r.size, "read", r.reps, &r.read);
+        self.row("notes", r.size, "mmap", r.reps, &r.mmap);
+    }
+
+    pub fn sweep_header(&self) {
+        say("");
+        say("2. Size sweep: increment every integer in place (medians per pass)");
+        say(&format!(
+            "   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
+            "size", "read()", "mmap", "read/mmap", "(cpu)", "MiB/s mmap", "mmap faults"
+        ));
+    }
+
+    pub fn sweep_row(&mut self, r: &IncResult) {
+        say(&format!(
+            "   {:>10} {:>10} {:>10} {:>10.2} {:>10.2} {:>10.0} {:>12.0}",
+            human(r.size),
+            dur(r.read.wall.median),
+            dur(r.mmap.wall.median),
+            r.ratio(),
+            r.cpu_ratio(),
+            mib_s(r.size, r.mmap.wall.median),
+            r.mmap.faults
+        ));
+        self.row("sweep", r.size, "read", r.reps, &r.read);
+        self.row("sweep", r.size, "mmap", r.reps, &r.mmap);
+    }
+
+    pub fn sweep_summary(&self, rows: &[IncResult]) {
+        if rows.is_empty() {
+            return;
+        }
+        let best = rows.iter().max_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+        let worst = rows.iter().min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
+        match pays_off_from(rows, 1.10) {
+            Some(s) => say(&format!(
+                "   => mapping pays off (>= 10% faster than read()) from {} on",
+                human(s)
+            )),
+            None => say("   => mapping is not 10% faster than read() at the largest size here"),
+        }
+        if let (Some(b), Some(w)) = (best, worst) {
+            say(&format!(
+                "      best read/mmap {:.2} at {}, worst {:.2} at {}",
+                b.ratio(),
+                human(b.size),
+                w.ratio(),
+                human(w.size)
+            ));
+        }
+    }
+
+    pub fn scan(&mut self, part: &str, size: u64, stride: usize, rows: &[ScanResult]) {
+        say("");
+        if stride <= 4 {
+            say(&format!(
+                "3. Sequential scan of {} (sum every integer; times per pass)",
+                human(size)
+            ));
+        } else {
+            say(&format!(
+                "4. Record walk over {} (one integer every {} bytes, like a header walk; times per pass)",
+                human(size),
+                stride
+            ));
+        }
+        say(&format!(
+            "   {:<20} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12}",
+            "method", "min", "median", "cpu", "MiB/s", "vs read", "faults/pass"
+        ));
+        let base = rows.first().map(|r| r.m.wall.median).unwrap_or(f64::NAN);
+        for r in rows {
+            say(&format!(
+                "   {:<20} {:>10} {:>10} {:>10} {:>8.0} {:>8.2} {:>12.0}",
+                r.method,
+                dur(r.m.wall.min),
+                dur(r.m.wall.median),
+                dur(r.m.cpu.median),
+                mib_s(size, r.m.wall.median),
+                base / r.m.wall.median,
+                r.m.faults
+            ));
+        }
+        say("   (vs read: read() median / method median, wall; above 1 means faster than read())");
+        for r in rows {
+            let method = r.method.replace(' ', "_");
+            self.row(part, size, &method, 1, &r.m);
+        }
+    }
+
+    /// Write the CSV file, if one was asked for.
+    pub fn finish(self) -> Result<()> {
+        if let Some(p) = &self.csv_path {
+            std::fs::write(p, self.csv.as_bytes())
+                .map_err(|e| Error::io("cannot write the CSV file", e).with_path(p))?;
+            say(&format!("\nCSV written to {}", p.display()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(t: f64) -> Measured {
+        Measured {
+            wall: Stats::of(&[t]),
+            cpu: Stats::of(&[t]),
+            faults: 0.0,
+        }
+    }
+
+    fn inc(size: u64, read: f64, mmap: f64) -> IncResult {
+        IncResult {
+            size,
+            reps: 1,
+            read: m(read),
+            mmap: m(mmap),
+        }
+    }
+
+    #[test]
+    fn stats_min_and_median() {
+        let s = Stats::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.min, s.median, s.n), (1.0, 2.0, 3));
+        let s = Stats::of(&[4.0, 1.0, 2.0, 3.0]);
+        assert_eq!((s.min, s.median), (1.0, 2.5));
+        assert!(Stats::of(&[]).median.is_nan());
+    }
+
+    #[test]
+    fn pays_off_needs_every_larger_size() {
+        let rows = vec![
+            inc(4096, 1.0, 1.0),
+            inc(16384, 1.5, 1.0),
+            inc(65536, 1.0, 1.0),
+            inc(262144, 1.2, 1.0),
+            inc(1 << 20, 2.0, 1.0),
+        ];
+        assert_eq!(pays_off_from(&rows, 1.1), Some(262144));
+        assert_eq!(pays_off_from(&rows[..3], 1.1), None);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(dur(12.34e-6), "12.3 us");
+        assert_eq!(dur(0.004561), "4.56 ms");
+        assert_eq!(dur(1.5), "1.500 s");
+    }
+}
