@@ -145,7 +145,7 @@ pub fn check_file(path: &Path, lopts: &LayoutOpts, wopts: &WindowOpts) -> Result
                     r.last_seq = Some(seq);
                 }
                 n = n.wrapping_add(1);
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     progress.update(rec.end(), "");
                 }
             }

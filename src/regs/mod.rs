@@ -210,7 +210,7 @@ impl RegMap {
     /// Pointer to `addr`, checked to be inside the mapping and aligned.
     fn ptr(&self, addr: u64, w: Width) -> Result<*mut u8> {
         let bytes = w.bytes() as u64;
-        if addr % bytes != 0 {
+        if !addr.is_multiple_of(bytes) {
             return Err(unaligned(addr, w));
         }
         let off = addr
