@@ -44,8 +44,7 @@ stage host-tests cargo test
 if [ "$ONLY" = all ]; then
     stage cross-build bash ci/cross-build.sh
     stage qemu-user bash ci/qemu-user-matrix.sh
-    stage openwrt-makefile bash openwrt/check-makefile.sh
-    stage openwrt-ipk bash -c 'bash openwrt/build-ipk.sh && bash openwrt/test-ipk.sh'
+    stage openwrt bash openwrt/ci.sh
     stage qemu-system bash ci/qemu-system.sh
 fi
 

@@ -1,0 +1,200 @@
+# shellcheck shell=bash
+# The tables below are used by the scripts that source this file.
+# shellcheck disable=SC2034
+# Shared helpers for openwrt/build-ipk.sh and openwrt/test-ipk.sh (sourced, not run).
+#
+# Format facts (read from OpenWrt's scripts/ipkg-build and include/package-pack.mk; this is
+# our own implementation): an .ipk is a gzip'd GNU tar holding ./debian-binary ("2.0\n"),
+# ./data.tar.gz and ./control.tar.gz in that order; both inner archives are gzip'd GNU tars of
+# "." (names start with "./"), built with --numeric-owner --sort=name --mtime=<epoch> and
+# `gzip -n`; Installed-Size is the byte count of the uncompressed data tar.
+
+IPK_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IPK_ROOT=$(cd "$IPK_LIB_DIR/.." && pwd)
+IPK_MAKEFILE="$IPK_LIB_DIR/Makefile"
+
+# OpenWrt package architecture -> Rust target whose static binary it carries
+# (dist/<target>/mmkit, written by ci/cross-build.sh).
+IPK_ARCHES=(mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 arm_arm926ej-s x86_64)
+declare -gA IPK_TARGET=(
+	[mipsel_24kc]=mipsel-unknown-linux-gnu
+	[mips_24kc]=mips-unknown-linux-gnu
+	[arm_cortex-a7_neon-vfpv4]=armv7-unknown-linux-gnueabihf
+	[aarch64_cortex-a53]=aarch64-unknown-linux-gnu
+	[arm_arm926ej-s]=armv5te-unknown-linux-gnueabi
+	[x86_64]=x86_64-unknown-linux-gnu
+)
+# Expected ELF header per package arch: "<class bits> <lsb|msb> <e_machine>".
+# EM_MIPS 8, EM_ARM 40, EM_AARCH64 183, EM_X86_64 62.
+declare -gA IPK_ELF=(
+	[mipsel_24kc]="32 lsb 8"
+	[mips_24kc]="32 msb 8"
+	[arm_cortex-a7_neon-vfpv4]="32 lsb 40"
+	[aarch64_cortex-a53]="64 lsb 183"
+	[arm_arm926ej-s]="32 lsb 40"
+	[x86_64]="64 lsb 62"
+)
+
+# Feed and package directory names the README tells SDK users to use; the SDK writes
+# "Source: feeds/<feed>/<dir>" into the control file, so the prebuilt packages say the same.
+IPK_SOURCE_FIELD="feeds/mmkit/mmkit"
+# Used when there is no git history to take SOURCE_DATE_EPOCH from (2026-01-01T00:00:00Z).
+IPK_FALLBACK_EPOCH=1767225600
+
+# ipk_need TOOL:DEBIAN-PACKAGE...: installs (apt-get, once) the packages of missing tools.
+ipk_need() {
+	local spec pkgs=()
+	for spec in "$@"; do
+		command -v "${spec%%:*}" >/dev/null || pkgs+=("${spec#*:}")
+	done
+	[ ${#pkgs[@]} -gt 0 ] || return 0
+	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+	if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
+		echo "openwrt: missing ${pkgs[*]} (install them: apt-get install ${pkgs[*]})" >&2
+		return 0
+	fi
+	echo "openwrt: installing ${pkgs[*]}" >&2
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+}
+
+# Version of the [package] section of Cargo.toml (the single source of the version).
+cargo_version() {
+	awk '
+		/^\[/ { in_pkg = ($0 == "[package]") }
+		in_pkg && /^[[:space:]]*version[[:space:]]*=/ {
+			sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*$/, ""); print; exit
+		}' "$IPK_ROOT/Cargo.toml"
+}
+
+# Value of a simple `NAME:=value` line of openwrt/Makefile (first one).
+mk_var() {
+	sed -n "s/^$1:=//p" "${2:-$IPK_MAKEFILE}" | head -n 1
+}
+
+# Body of `define NAME` ... `endef` in openwrt/Makefile.
+mk_define() {
+	awk -v name="define $1" '
+		$0 == name { on = 1; next }
+		on && $0 == "endef" { exit }
+		on { print }' "${2:-$IPK_MAKEFILE}"
+}
+
+# A field (`  NAME:=value`) inside `define Package/mmkit`.
+mk_pkg_field() {
+	mk_define Package/mmkit | sed -n "s/^[[:space:]]*$1:=//p" | head -n 1
+}
+
+# Full package version the way OpenWrt 24.10+ writes it: PKG_VERSION-rPKG_RELEASE.
+ipk_version() {
+	echo "$(cargo_version)-r$(mk_var PKG_RELEASE)"
+}
+
+# SOURCE_DATE_EPOCH if set, else the time of the last commit, else a fixed date.
+ipk_epoch() {
+	local e=${SOURCE_DATE_EPOCH:-}
+	if [ -z "$e" ]; then
+		e=$(git -C "$IPK_ROOT" log -1 --format=%ct 2>/dev/null || true)
+	fi
+	echo "${e:-$IPK_FALLBACK_EPOCH}"
+}
+
+# Unsigned integer of N bytes at OFFSET in FILE, byte order lsb|msb.
+elf_uint() {
+	local file=$1 off=$2 n=$3 order=$4 v=0 i
+	local -a b
+	read -r -a b < <(od -An -tu1 -v -j "$off" -N "$n" "$file" | tr -s ' \n' '  ')
+	[ "${#b[@]}" -eq "$n" ] || return 1
+	if [ "$order" = lsb ]; then
+		for ((i = n - 1; i >= 0; i--)); do v=$(((v << 8) | b[i])); done
+	else
+		for ((i = 0; i < n; i++)); do v=$(((v << 8) | b[i])); done
+	fi
+	echo "$v"
+}
+
+# Prints "<bits> <lsb|msb> <e_machine> <e_flags hex> <static|dynamic>" for an ELF file,
+# or fails when it is not one. "dynamic" means it has a PT_INTERP program header.
+elf_describe() {
+	local f=$1 magic cls data bits order machine flags phoff phentsize phnum i ptype link=static
+	magic=$(od -An -tx1 -N 4 "$f" 2>/dev/null | tr -d ' \n')
+	[ "$magic" = 7f454c46 ] || return 1
+	cls=$(elf_uint "$f" 4 1 lsb) || return 1
+	data=$(elf_uint "$f" 5 1 lsb) || return 1
+	case "$cls" in 1) bits=32 ;; 2) bits=64 ;; *) return 1 ;; esac
+	case "$data" in 1) order=lsb ;; 2) order=msb ;; *) return 1 ;; esac
+	machine=$(elf_uint "$f" 18 2 "$order") || return 1
+	if [ "$bits" = 32 ]; then
+		flags=$(elf_uint "$f" 36 4 "$order") || return 1
+		phoff=$(elf_uint "$f" 28 4 "$order") || return 1
+		phentsize=$(elf_uint "$f" 42 2 "$order") || return 1
+		phnum=$(elf_uint "$f" 44 2 "$order") || return 1
+	else
+		flags=$(elf_uint "$f" 48 4 "$order") || return 1
+		phoff=$(elf_uint "$f" 32 8 "$order") || return 1
+		phentsize=$(elf_uint "$f" 54 2 "$order") || return 1
+		phnum=$(elf_uint "$f" 56 2 "$order") || return 1
+	fi
+	for ((i = 0; i < phnum; i++)); do
+		ptype=$(elf_uint "$f" $((phoff + i * phentsize)) 4 "$order") || return 1
+		if [ "$ptype" = 3 ]; then link=dynamic; fi
+	done
+	printf '%s %s %s 0x%08x %s\n' "$bits" "$order" "$machine" "$flags" "$link"
+}
+
+# Deterministic gzip'd GNU tar of the current directory's "." (ipkg-build's inner archives).
+_ipk_tar_dot() {
+	local epoch=$1 out=$2
+	tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+		--mtime="@$epoch" -cf - . | gzip -n >"$out"
+}
+
+# Writes the control file of one package to stdout. Field order follows
+# include/package-pack.mk; empty fields (Depends: a static binary needs nothing) are left
+# out, as OpenWrt's addfield does. Description lines get one leading space each.
+ipk_control() {
+	local arch=$1 size=$2 epoch=$3 maintainer
+	echo "Package: $(mk_var PKG_NAME)"
+	echo "Version: $(ipk_version)"
+	echo "Source: $IPK_SOURCE_FIELD"
+	echo "SourceName: $(mk_var PKG_NAME)"
+	echo "License: $(mk_var PKG_LICENSE)"
+	echo "LicenseFiles: $(mk_var PKG_LICENSE_FILES)"
+	echo "Section: $(mk_pkg_field SECTION)"
+	echo "SourceDateEpoch: $epoch"
+	maintainer=$(mk_var PKG_MAINTAINER)
+	if [ -n "$maintainer" ]; then echo "Maintainer: $maintainer"; fi
+	echo "Architecture: $arch"
+	echo "Installed-Size: $size"
+	printf 'Description: '
+	mk_define Package/mmkit/description | sed -e 's/^[[:space:]]*/ /'
+}
+
+# ipk_build BINARY ARCH OUTDIR -> writes OUTDIR/<pkg>_<version>_<arch>.ipk, prints its path.
+# Runs in a subshell so that its EXIT trap removes the work directory.
+ipk_build() (
+	set -euo pipefail
+	local bin=$1 arch=$2 outdir=$3 epoch work name size out
+	epoch=$(ipk_epoch)
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	mkdir -p "$work/root/usr/bin" "$work/control" "$work/outer"
+	cp "$bin" "$work/root/usr/bin/mmkit"
+	chmod 0755 "$work/root" "$work/root/usr" "$work/root/usr/bin" "$work/root/usr/bin/mmkit" \
+		"$work/control"
+	(cd "$work/root" && _ipk_tar_dot "$epoch" "$work/outer/data.tar.gz")
+	size=$(gzip -dc "$work/outer/data.tar.gz" | wc -c)
+	ipk_control "$arch" "$size" "$epoch" >"$work/control/control"
+	chmod 0644 "$work/control/control"
+	(cd "$work/control" && _ipk_tar_dot "$epoch" "$work/outer/control.tar.gz")
+	printf '2.0\n' >"$work/outer/debian-binary"
+	chmod 0644 "$work/outer/debian-binary" "$work/outer/data.tar.gz" "$work/outer/control.tar.gz"
+	name="$(mk_var PKG_NAME)_$(ipk_version)_${arch}.ipk"
+	mkdir -p "$outdir"
+	out="$outdir/$name"
+	(cd "$work/outer" && tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+		--mtime="@$epoch" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz) |
+		gzip -n >"$out.tmp"
+	mv -f "$out.tmp" "$out"
+	echo "$out"
+)
