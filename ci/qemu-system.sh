@@ -223,6 +223,11 @@ make_initrd() {
     for f in "$DIST/$target/mmkit" "$DIST/$target/mmkit-controls"; do
         if [ -f "$f" ]; then install -m 0755 "$f" "$tree/bin/"; fi
     done
+    # MIPS routers get the soft-float musl build (ci/mips-softfloat.sh):
+    # test that one when it exists (the controls stay the glibc build).
+    if [ "$arch" = mips ] && [ -x "$DIST/mipsel-unknown-linux-musl/mmkit" ]; then
+        install -m 0755 "$DIST/mipsel-unknown-linux-musl/mmkit" "$tree/bin/mmkit"
+    fi
     case ${MMKIT_QEMU_INJECT:-} in
     "") ;;
     hang) echo hang >"$tree/etc/mmkit-inject" ;;

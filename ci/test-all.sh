@@ -43,6 +43,7 @@ stage clippy cargo clippy --all-targets -- -D warnings
 stage host-tests cargo test
 if [ "$ONLY" = all ]; then
     stage cross-build bash ci/cross-build.sh
+    stage mips-softfloat bash ci/mips-softfloat.sh
     stage qemu-user bash ci/qemu-user-matrix.sh
     stage openwrt bash openwrt/ci.sh
     stage qemu-system bash ci/qemu-system.sh

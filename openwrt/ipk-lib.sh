@@ -17,8 +17,8 @@ IPK_MAKEFILE="$IPK_LIB_DIR/Makefile"
 # (dist/<target>/mmkit, written by ci/cross-build.sh).
 IPK_ARCHES=(mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 arm_arm926ej-s x86_64)
 declare -gA IPK_TARGET=(
-	[mipsel_24kc]=mipsel-unknown-linux-gnu
-	[mips_24kc]=mips-unknown-linux-gnu
+	[mipsel_24kc]=mipsel-unknown-linux-musl
+	[mips_24kc]=mips-unknown-linux-musl
 	[arm_cortex-a7_neon-vfpv4]=armv7-unknown-linux-gnueabihf
 	[aarch64_cortex-a53]=aarch64-unknown-linux-gnu
 	[arm_arm926ej-s]=armv5te-unknown-linux-gnueabi
