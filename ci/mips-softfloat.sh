@@ -38,7 +38,8 @@
 #   MMKIT_PANIC         abort (default) or immediate-abort
 #   MMKIT_NO_APT=1      do not check/install apt packages
 #   MMKIT_NO_SMOKE=1    skip the gen/split/check/join run under QEMU
-#   MMKIT_DEBIAN_MIRROR deb-src mirror (default http://deb.debian.org/debian)
+#   MMKIT_DEBIAN_MIRROR deb-src mirror (default: the first Debian archive URI of
+#                       this system's apt sources)
 # Exit status: 0 all requested targets built and checked, 1 otherwise.
 set -euo pipefail
 
@@ -49,7 +50,14 @@ CROSS_DIR=${MMKIT_SF_CARGO_DIR:-$WORK/cargo}
 OPT_LEVEL=${MMKIT_OPT_LEVEL:-z}
 STD_FEATURES=${MMKIT_STD_FEATURES:-optimize_for_size}
 PANIC=${MMKIT_PANIC:-abort}
-MIRROR=${MMKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The archive this machine's apt already uses (deb822 .sources or one-line lists).
+system_mirror() {
+    {
+        grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
+        grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
+    } | grep -v -- '-security' | grep '/debian/*$' | head -n1
+}
+MIRROR=${MMKIT_DEBIAN_MIRROR:-$(system_mirror)}
 # -mtune only schedules; the ISA is the Rust targets' (mips32r2, soft-float)
 MUSL_CFLAGS="-msoft-float -march=mips32r2 -mtune=24kc -Os -pipe"
 # FPU instructions (coprocessor 1), as objdump prints them
@@ -104,6 +112,10 @@ fetch_musl_source() {
     [ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
     apt=$WORK/apt
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/parts" "$src"
+    if [ -z "$MIRROR" ]; then
+        echo "mips-softfloat: no Debian archive in this system's apt sources; set MMKIT_DEBIAN_MIRROR" >&2
+        exit 1
+    fi
     printf 'deb-src %s %s main\n' "$MIRROR" "$codename" >"$apt/sources.list"
     local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=$apt/parts"
         -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")

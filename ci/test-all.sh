@@ -20,6 +20,16 @@ if [ -d "$HOME/.cargo/bin" ]; then
 fi
 bash ci/deps.sh || { echo "ci/deps.sh failed"; exit 1; }
 
+# Build cache: a fresh clone (CI) has no target/; point it at a cache kept
+# outside the clone so the std builds of earlier runs (build-std, one
+# directory per target) are reused. A cold cache works too, only slower.
+# MMKIT_BUILD_CACHE=none disables this.
+CACHE=${MMKIT_BUILD_CACHE:-/var/cache/mmkit-build}
+if [ "$CACHE" != none ] && [ ! -e target ] && mkdir -p "$CACHE/target" 2>/dev/null; then
+    ln -s "$CACHE/target" target
+    echo "build cache: target -> $CACHE/target"
+fi
+
 pass=0
 fail=0
 failed=()

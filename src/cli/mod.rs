@@ -69,6 +69,12 @@ pub enum Command {
 /// Parse `std::env::args_os()`. On `--help` prints help and returns
 /// `Err(0)`; on a bad command line prints the error and returns `Err(2)`.
 pub fn parse_env() -> Result<TopLevel, i32> {
+    // A closed pipe (`mmkit … | head`) ends the process quietly, like other
+    // Unix tools, instead of a panic in println!.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let mut args = Vec::new();
     for a in std::env::args_os() {
         match a.into_string() {
