@@ -55,7 +55,7 @@ system_mirror() {
     {
         grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'
         grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{print $2}'
-    } | grep -v -- '-security' | grep '/debian/*$' | head -n1
+    } | grep -v -- '-security' | grep '/debian/*$' | head -n1 || true
 }
 MIRROR=${MMKIT_DEBIAN_MIRROR:-$(system_mirror)}
 # -mtune only schedules; the ISA is the Rust targets' (mips32r2, soft-float)
