@@ -175,9 +175,9 @@ build_musl() {
     # keep the logs, drop the objects (~25 MB per target)
     mv -f "$b/configure.log" "$b/make.log" "$WORK/$a/"
     rm -rf "$b"
-    if "$prefix-objdump" -d "$sys/lib/libc.a" | grep -qE "$FPU_RE"; then
-        die "$a: musl libc.a contains FPU instructions"
-    fi
+    local nfpu
+    nfpu=$("$prefix-objdump" -d "$sys/lib/libc.a" | grep -cE "$FPU_RE" || true)
+    [ "$nfpu" = 0 ] || die "$a: musl libc.a contains $nfpu FPU instructions"
     printf '%s' "$want" >"$stamp"
 }
 
@@ -221,9 +221,11 @@ check_binary() {
     local a=$1 f=$2 prefix q n out
     prefix=$(prefix_of "$a")
     q=$(qemu_of "$a")
-    file -b "$f" | grep -q 'statically linked' || die "$a: not static: $(file -b "$f")"
-    "$prefix-readelf" -A "$f" | grep -q 'FP ABI: Soft float' ||
-        die "$a: readelf -A does not say soft float"
+    # (capture first: `cmd | grep -q` under pipefail fails when grep exits early)
+    out=$(file -b "$f")
+    [[ $out == *'statically linked'* ]] || die "$a: not static: $out"
+    out=$("$prefix-readelf" -A "$f")
+    [[ $out == *'FP ABI: Soft float'* ]] || die "$a: readelf -A does not say soft float"
     n=$("$prefix-objdump" -d "$f" | grep -cE "$FPU_RE" || true)
     [ "$n" = 0 ] || {
         "$prefix-objdump" -d "$f" | grep -E "$FPU_RE" | head -n 5 >&2
