@@ -38,6 +38,8 @@
 #                         largest symbols of an unstripped build: slow, a
 #                         second build); 0: never; default: when over budget
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=${MMKIT_DIST:-$REPO/dist}
@@ -102,20 +104,7 @@ debian_arch() {
     esac
 }
 
-# ensure_apt PKG...: install what is missing (one apt-get update at most).
-ensure_apt() {
-    local missing=() p
-    for p in "$@"; do
-        if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
-            missing+=("$p")
-        fi
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# ensure_apt comes from ci/lib.sh
 
 # the CARGO_TARGET_<T>_* prefix for a target
 env_prefix() {

@@ -42,6 +42,8 @@
 #                       this system's apt sources)
 # Exit status: 0 all requested targets built and checked, 1 otherwise.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=${MMKIT_DIST:-$REPO/dist}
@@ -81,19 +83,7 @@ for a in "${targets[@]}"; do
 done
 
 # ------------------------------------------------------------------ apt
-ensure_apt() {
-    local missing=() p
-    for p in "$@"; do
-        if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
-            missing+=("$p")
-        fi
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# ensure_apt comes from ci/lib.sh
 if [ "${MMKIT_NO_APT:-0}" != 1 ]; then
     pkgs=(rustc-web cargo-web rust-web-src qemu-user-static dpkg-dev make xz-utils binutils)
     for a in "${targets[@]}"; do

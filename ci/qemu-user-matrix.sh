@@ -33,6 +33,8 @@
 #                        armv5te armv7)
 #   MMKIT_BIG_SIZE       size of the big file (default 4200M)
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIST=${MMKIT_DIST:-$REPO/dist}
@@ -102,17 +104,7 @@ runner() {
 SIGBUS_RC=135
 
 # ------------------------------------------------------------------ setup
-ensure_apt() {
-    local missing=() p
-    for p in "$@"; do
-        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
+# ensure_apt comes from ci/lib.sh
 ensure_apt qemu-user-static coreutils diffutils
 
 # ensure_dist [--no-controls] TARGET...: build what is missing from dist/

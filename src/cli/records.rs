@@ -16,6 +16,34 @@ fn num_arg(s: &str) -> std::result::Result<u64, String> {
 /// Adds the layout flags (shared by split, join, check and gen) to a
 /// command struct; argh has no flattening.
 macro_rules! with_layout_flags {
+    // `windowed;` also adds the input window flags and `window_opts()`.
+    (windowed; $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        with_layout_flags! {
+            $(#[$m])*
+            pub struct $name {
+                $($body)*
+                /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
+                #[argh(option, from_str_fn(from_str_size))]
+                pub window: Option<u64>,
+                /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
+                #[argh(switch)]
+                pub lock: bool,
+                /// how input is read: auto (map; buffered reads while records are dense), mmap or read
+                #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
+                pub access: Access,
+            }
+        }
+
+        impl $name {
+            pub fn window_opts(&self) -> WindowOpts {
+                WindowOpts {
+                    window: self.window,
+                    lock: self.lock,
+                    access: self.access,
+                }
+            }
+        }
+    };
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
         pub struct $name {
@@ -88,6 +116,7 @@ macro_rules! with_layout_flags {
 }
 
 with_layout_flags! {
+    windowed;
     /// split a record file into pieces of at most --size bytes at record boundaries
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "split",
@@ -118,19 +147,11 @@ with_layout_flags! {
         /// print the pieces that would be written, write nothing
         #[argh(switch, short = 'n')]
         pub dry_run: bool,
-        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
-        #[argh(option, from_str_fn(from_str_size))]
-        pub window: Option<u64>,
-        /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
-        #[argh(switch)]
-        pub lock: bool,
-        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
-        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
-        pub access: Access,
     }
 }
 
 with_layout_flags! {
+    windowed;
     /// join pieces back into one file, byte-identical to the original
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "join",
@@ -152,19 +173,11 @@ with_layout_flags! {
         /// fsync the output before renaming it into place
         #[argh(switch)]
         pub sync: bool,
-        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
-        #[argh(option, from_str_fn(from_str_size))]
-        pub window: Option<u64>,
-        /// keep the current window resident (mlock)
-        #[argh(switch)]
-        pub lock: bool,
-        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
-        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
-        pub access: Access,
     }
 }
 
 with_layout_flags! {
+    windowed;
     /// walk every record and report count, sizes, sequence gaps and damage
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "check",
@@ -174,15 +187,6 @@ with_layout_flags! {
         /// the files to check
         #[argh(positional)]
         pub inputs: Vec<PathBuf>,
-        /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
-        #[argh(option, from_str_fn(from_str_size))]
-        pub window: Option<u64>,
-        /// keep the current window resident (mlock)
-        #[argh(switch)]
-        pub lock: bool,
-        /// how input is read: auto (map; buffered reads while records are dense), mmap or read
-        #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
-        pub access: Access,
     }
 }
 
@@ -271,14 +275,6 @@ fn access_mode(s: &str) -> std::result::Result<Access, String> {
     Access::parse(s).map_err(|e| e.msg)
 }
 
-fn window_opts(window: Option<u64>, lock: bool, access: Access) -> WindowOpts {
-    WindowOpts {
-        window,
-        lock,
-        access,
-    }
-}
-
 pub fn split(a: SplitArgs) -> Result<i32> {
     let opts = crate::split::SplitOpts {
         input: a.input.clone(),
@@ -290,7 +286,7 @@ pub fn split(a: SplitArgs) -> Result<i32> {
         sync: a.sync,
         dry_run: a.dry_run,
         layout: a.layout_opts(),
-        window: window_opts(a.window, a.lock, a.access),
+        window: a.window_opts(),
     };
     let r = crate::split::run(&opts)?;
     let largest = r.pieces.iter().map(|p| p.bytes).max().unwrap_or(0);
@@ -332,7 +328,7 @@ pub fn join(a: JoinArgs) -> Result<i32> {
         force: a.force,
         sync: a.sync,
         layout: a.layout_opts(),
-        window: window_opts(a.window, a.lock, a.access),
+        window: a.window_opts(),
     };
     let r = crate::join::run(&opts)?;
     println!(
@@ -347,11 +343,7 @@ pub fn join(a: JoinArgs) -> Result<i32> {
 }
 
 pub fn check(a: CheckArgs) -> Result<i32> {
-    crate::check::run_many(
-        &a.inputs,
-        &a.layout_opts(),
-        &window_opts(a.window, a.lock, a.access),
-    )
+    crate::check::run_many(&a.inputs, &a.layout_opts(), &a.window_opts())
 }
 
 pub fn copy(a: CopyArgs) -> Result<i32> {
@@ -361,7 +353,11 @@ pub fn copy(a: CopyArgs) -> Result<i32> {
         method: crate::copy::Method::parse(&a.method)?,
         force: a.force,
         sync: a.sync,
-        window: window_opts(a.window, false, Access::Mmap),
+        window: WindowOpts {
+            window: a.window,
+            lock: false,
+            access: Access::Mmap,
+        },
     };
     let r = crate::copy::run(&opts)?;
     let secs = r.elapsed.as_secs_f64();
