@@ -5,9 +5,9 @@
 //! later), then renames it into place.
 
 use crate::error::{Error, Result};
-use crate::output::{MappedWriter, OutputFile, kernel_copy};
+use crate::output::{MappedWriter, OutputFile, kernel_copy, rw_copy};
 use crate::window::{MappedInput, WindowOpts};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -56,9 +56,6 @@ pub struct CopyReport {
     pub elapsed: Duration,
 }
 
-/// Buffer for the read()/write() method.
-const READ_BUF: usize = 1 << 20;
-
 pub fn run(o: &CopyOpts) -> Result<CopyReport> {
     let t0 = Instant::now();
     let mut src = MappedInput::open(&o.src, &o.window.mapped())?;
@@ -77,18 +74,7 @@ pub fn run(o: &CopyOpts) -> Result<CopyReport> {
                 w.finish()?;
             }
         }
-        Method::Read => {
-            let mut buf = vec![0u8; READ_BUF.min(len.max(1) as usize)];
-            let mut off = 0u64;
-            while off < len {
-                let n = buf.len().min((len - off) as usize);
-                src.file()
-                    .read_exact_at(&mut buf[..n], off)
-                    .map_err(|e| Error::io("cannot read source", e).with_path(&o.src).at(off))?;
-                out.write_at(&buf[..n], off)?;
-                off += n as u64;
-            }
-        }
+        Method::Read => rw_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?,
         Method::Kernel | Method::Auto => {
             kernel_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?;
         }

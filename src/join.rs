@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::layout::LayoutOpts;
-use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent};
+use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
 use crate::walk::{Progress, Walker, open_layout};
 use crate::window::{MappedInput, WindowOpts};
 use std::path::PathBuf;
@@ -97,7 +97,7 @@ pub fn run(o: &JoinOpts) -> Result<JoinReport> {
             out.write_at(&header, 0)?;
             for (src, hdr) in inputs.iter_mut() {
                 let n = src.len() - *hdr;
-                out.copy_range(src, *hdr, at, n, WriteMode::Kernel)?;
+                kernel_copy(src.file(), src.path(), *hdr, out.file(), &o.output, at, n)?;
                 at += n;
                 progress.update(at, "");
             }

@@ -4,7 +4,7 @@
 //!
 //! Two ways to fill an output with ranges of an input:
 //! * [`WriteMode::Kernel`]: copy_file_range (in-kernel, no user copy),
-//!   falling back to sendfile, then pread/pwrite;
+//!   falling back to pread/pwrite where the kernel or filesystem lacks it;
 //! * [`WriteMode::Mmap`]: the output is sized to its exact final length
 //!   (fallocate, else ftruncate) *before* it is mapped, then written window
 //!   by window (map, copy, msync, munmap — in that order).
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WriteMode {
-    /// copy_file_range / sendfile / pwrite.
+    /// copy_file_range, else pread/pwrite.
     #[default]
     Kernel,
     /// Size with fallocate/ftruncate, then write through a mapping.
@@ -165,33 +165,6 @@ impl OutputFile {
         })
     }
 
-    /// Copy `[src_off, src_off+len)` of `src` to `dst_off` in this output.
-    pub fn copy_range(
-        &self,
-        src: &mut MappedInput,
-        src_off: u64,
-        dst_off: u64,
-        len: u64,
-        mode: WriteMode,
-    ) -> Result<()> {
-        match mode {
-            WriteMode::Kernel => kernel_copy(
-                src.file(),
-                src.path(),
-                src_off,
-                &self.file,
-                &self.dest,
-                dst_off,
-                len,
-            ),
-            WriteMode::Mmap => {
-                let mut w = MappedWriter::new(self)?;
-                w.copy_from(src, src_off, dst_off, len)?;
-                w.finish()
-            }
-        }
-    }
-
     /// Sync if asked, then rename into place.
     pub fn commit(mut self) -> Result<()> {
         if self.sync {
@@ -222,7 +195,7 @@ impl Drop for OutputFile {
 }
 
 /// Copy a range between files inside the kernel: copy_file_range, else
-/// sendfile, else pread/pwrite.
+/// pread/pwrite ([`rw_copy`]).
 pub fn kernel_copy(
     src: &File,
     src_path: &Path,
@@ -233,40 +206,61 @@ pub fn kernel_copy(
     len: u64,
 ) -> Result<()> {
     let end = src_off + len;
-    let mut use_cfr = true;
     while src_off < end {
         let n = (end - src_off).min(1 << 30) as usize;
-        if use_cfr {
-            match sys::copy_file_range(src, &mut src_off, dst, &mut dst_off, n) {
-                Ok(0) => {
-                    return Err(Error::new(
-                        Kind::InputChanged,
-                        "the input ended early (it shrank while being copied)",
-                    )
-                    .with_path(src_path)
-                    .at(src_off));
-                }
-                Ok(_) => continue,
-                Err(e) => match e.raw_os_error() {
-                    Some(
-                        libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF,
-                    ) => {
-                        log::debug!("copy_file_range unavailable ({e}); falling back");
-                        use_cfr = false;
-                        continue;
-                    }
-                    _ => {
-                        return Err(Error::io("cannot copy to output", e)
-                            .with_path(dst_path)
-                            .at(dst_off));
-                    }
-                },
+        match sys::copy_file_range(src, &mut src_off, dst, &mut dst_off, n) {
+            Ok(0) => {
+                return Err(Error::new(
+                    Kind::InputChanged,
+                    "the input ended early (it shrank while being copied)",
+                )
+                .with_path(src_path)
+                .at(src_off));
             }
+            Ok(_) => {}
+            Err(e) => match e.raw_os_error() {
+                Some(
+                    libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF,
+                ) => {
+                    // Not available for these files: pread/pwrite the rest.
+                    log::debug!("copy_file_range unavailable ({e}); falling back");
+                    return rw_copy(
+                        src,
+                        src_path,
+                        src_off,
+                        dst,
+                        dst_path,
+                        dst_off,
+                        end - src_off,
+                    );
+                }
+                _ => {
+                    return Err(Error::io("cannot copy to output", e)
+                        .with_path(dst_path)
+                        .at(dst_off));
+                }
+            },
         }
-        // pread/pwrite fallback (sendfile writes at the file position, which
-        // our pieces do not use).
-        let mut buf = vec![0u8; n.min(1 << 20)];
-        let k = buf.len();
+    }
+    Ok(())
+}
+
+/// Copy a range with pread/pwrite through one 1 MiB buffer (the
+/// `read()`/`write()` path). A source that ends early (it shrank) is
+/// reported as `InputChanged`.
+pub fn rw_copy(
+    src: &File,
+    src_path: &Path,
+    mut src_off: u64,
+    dst: &File,
+    dst_path: &Path,
+    mut dst_off: u64,
+    len: u64,
+) -> Result<()> {
+    let end = src_off + len;
+    let mut buf = vec![0u8; len.clamp(1, RW_BUF) as usize];
+    while src_off < end {
+        let k = buf.len().min((end - src_off) as usize);
         src.read_exact_at(&mut buf[..k], src_off).map_err(|e| {
             let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 Kind::InputChanged
@@ -288,6 +282,9 @@ pub fn kernel_copy(
     }
     Ok(())
 }
+
+/// Buffer of [`rw_copy`].
+const RW_BUF: u64 = 1 << 20;
 
 /// Writes an already-sized output through mapping windows.
 pub struct MappedWriter<'a> {

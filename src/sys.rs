@@ -1,5 +1,5 @@
 //! Thin wrappers over the raw syscalls std does not offer: fallocate,
-//! copy_file_range, sendfile, madvise, mlock, rlimits. All take 64-bit file
+//! copy_file_range, madvise, mlock, rlimits. All take 64-bit file
 //! offsets on every target (glibc's 32-bit `off_t` is never used).
 
 use std::fs::File;
@@ -63,27 +63,6 @@ pub fn copy_file_range(
     *off_in = i as u64;
     *off_out = o as u64;
     Ok(r as usize)
-}
-
-/// One sendfile call from `inp` at `*off_in` to `out` at its file position.
-pub fn sendfile(out: &File, inp: &File, off_in: &mut u64, len: usize) -> io::Result<usize> {
-    #[cfg(target_env = "gnu")]
-    let r = {
-        let mut o = *off_in as libc::off64_t;
-        // SAFETY: valid fds and offset pointer.
-        let r = unsafe { libc::sendfile64(out.as_raw_fd(), inp.as_raw_fd(), &mut o, len) };
-        *off_in = o as u64;
-        r
-    };
-    #[cfg(not(target_env = "gnu"))]
-    let r = {
-        let mut o = *off_in as libc::off_t;
-        // SAFETY: valid fds and offset pointer.
-        let r = unsafe { libc::sendfile(out.as_raw_fd(), inp.as_raw_fd(), &mut o, len) };
-        *off_in = o as u64;
-        r
-    };
-    if r < 0 { Err(last()) } else { Ok(r as usize) }
 }
 
 /// madvise on a range inside a live mapping. Errors are ignored by callers

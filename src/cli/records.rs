@@ -195,7 +195,7 @@ with_layout_flags! {
 #[argh(
     subcommand,
     name = "copy",
-    note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to sendfile, then read/write; auto = kernel."
+    note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to pread/pwrite; read is plain pread/pwrite; auto = kernel."
 )]
 pub struct CopyArgs {
     /// the source file
