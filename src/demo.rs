@@ -33,7 +33,7 @@ pub fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
     let mut off = 0;
     while off < common {
         let n = step.min(common - off) as usize;
-        let xa = x.bytes(off, n)?.to_vec();
+        let xa = x.bytes(off, n)?;
         let yb = y.bytes(off, n)?;
         if let Some(i) = xa.iter().zip(yb).position(|(p, q)| p != q) {
             return Ok(Some(off + i as u64));

@@ -308,16 +308,9 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     };
     let addr_reported = addr;
     let addr = probe;
-    for r in REGIONS.iter() {
+    if let Some(r) = REGIONS.iter().find(|r| contains(r, addr)) {
         let kind = r.kind.load(Ordering::Acquire);
-        if kind == 0 || kind == usize::MAX {
-            continue;
-        }
         let start = r.start.load(Ordering::Acquire);
-        let len = r.len.load(Ordering::Acquire);
-        if addr < start || addr - start >= len {
-            continue;
-        }
         let base = ((r.off_hi.load(Ordering::Acquire) as u64) << 32)
             | r.off_lo.load(Ordering::Acquire) as u64;
         let at = base + (addr - start) as u64;

@@ -91,13 +91,6 @@ impl Walker {
             .at(self.pos));
         }
         let rh = src.bytes(self.pos, h)?;
-        // Record headers are a dependent chain (each length says where the
-        // next header is), so hide memory latency by prefetching a steady
-        // trickle of cache lines 32 KiB ahead (measured best on x86_64:
-        // user time of a 1 GiB pcap walk 0.21 s → 0.09 s).
-        const AHEAD: u64 = 32 << 10;
-        const BURST: u64 = 4 << 10;
-        let rh_ptr_pos = self.pos;
         let len = match l.record_len(rh) {
             Ok(n) => n,
             Err(bad) => {
@@ -114,9 +107,15 @@ impl Walker {
             .with_path(src.path())
             .at(self.pos));
         }
-        if self.fetched < rh_ptr_pos + AHEAD {
-            let from = self.fetched.max(rh_ptr_pos);
-            let to = (rh_ptr_pos + AHEAD + BURST).min(self.end);
+        // Record headers are a dependent chain (each length says where the
+        // next header is), so hide memory latency by prefetching a steady
+        // trickle of cache lines 32 KiB ahead (measured best on x86_64:
+        // user time of a 1 GiB pcap walk 0.21 s → 0.09 s).
+        const AHEAD: u64 = 32 << 10;
+        const BURST: u64 = 4 << 10;
+        if self.fetched < self.pos + AHEAD {
+            let from = self.fetched.max(self.pos);
+            let to = (self.pos + AHEAD + BURST).min(self.end);
             src.prefetch(from, (to - from) as usize);
             self.fetched = to;
         }
