@@ -176,36 +176,18 @@ fn pcap_and_big_endian_and_odd_layouts_roundtrip() {
 #[test]
 fn gen_is_deterministic() {
     let t = TempDir::new("det");
-    ok(&[
-        "gen",
-        &t.s("1"),
-        "--layout",
-        "pcap",
-        "--size",
-        "1M",
-        "--seed",
-        "9",
-    ]);
-    ok(&[
-        "gen",
-        &t.s("2"),
-        "--layout",
-        "pcap",
-        "--size",
-        "1M",
-        "--seed",
-        "9",
-    ]);
-    ok(&[
-        "gen",
-        &t.s("3"),
-        "--layout",
-        "pcap",
-        "--size",
-        "1M",
-        "--seed",
-        "10",
-    ]);
+    for (name, seed) in [("1", "9"), ("2", "9"), ("3", "10")] {
+        ok(&[
+            "gen",
+            &t.s(name),
+            "--layout",
+            "pcap",
+            "--size",
+            "1M",
+            "--seed",
+            seed,
+        ]);
+    }
     let a = std::fs::read(t.join("1")).unwrap();
     assert_eq!(a, std::fs::read(t.join("2")).unwrap());
     assert_ne!(a, std::fs::read(t.join("3")).unwrap());

@@ -56,25 +56,7 @@ devmem_agree gicd-iidr $((GICD + 8)) 32 0x43B
 
 # A physical address where no device answers: busybox dies of SIGBUS,
 # mmkit reports the bus error and exits 7.
-run busybox devmem $DEAD 32
-if [ "$RC" = "$SIGBUS_RC" ]; then
-    pass dead-addr-busybox "busybox devmem $DEAD: killed by SIGBUS (exit $RC), as expected"
-else
-    fail dead-addr-busybox "busybox devmem $DEAD: exit $RC, want $SIGBUS_RC (SIGBUS); out '$OUT' err '$ERR'"
-fi
-run mmkit devmem $DEAD 32
-if [ "$RC" = 7 ] && contains "$ERR" "bus error" && contains "$ERR" "C000000"; then
-    pass dead-addr-mmkit "exit 7: $ERR"
-else
-    fail dead-addr-mmkit "exit $RC (want 7 and a bus-error message naming the address): out '$OUT' err '$ERR'"
-fi
-
-run mmkit devmem $DEAD 32 0x1
-if [ "$RC" = 7 ]; then
-    pass dead-addr-mmkit-write "write: exit 7: $ERR"
-else
-    fail dead-addr-mmkit-write "write: exit $RC (want 7): out '$OUT' err '$ERR'"
-fi
+dead_address $DEAD C000000
 
 if [ "$MODE" = strict ]; then
     # Booted without iomem=relaxed: the PL011 is claimed by its driver, so

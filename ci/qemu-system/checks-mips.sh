@@ -83,21 +83,4 @@ fi
 # I/O window; QEMU raises a data bus error): busybox dies of SIGBUS, mmkit
 # reports it and exits 7.
 DEAD=0x20000000
-run busybox devmem $DEAD 32
-if [ "$RC" = "$SIGBUS_RC" ]; then
-    pass dead-addr-busybox "busybox devmem $DEAD: killed by SIGBUS (exit $RC), as expected"
-else
-    fail dead-addr-busybox "busybox devmem $DEAD: exit $RC, want $SIGBUS_RC (SIGBUS); out '$OUT' err '$ERR'"
-fi
-run mmkit devmem $DEAD 32
-if [ "$RC" = 7 ] && contains "$ERR" "bus error" && contains "$ERR" "20000000"; then
-    pass dead-addr-mmkit "exit 7: $ERR"
-else
-    fail dead-addr-mmkit "exit $RC (want 7 and a bus-error message naming the address): out '$OUT' err '$ERR'"
-fi
-run mmkit devmem $DEAD 32 0x1
-if [ "$RC" = 7 ]; then
-    pass dead-addr-mmkit-write "write: exit 7: $ERR"
-else
-    fail dead-addr-mmkit-write "write: exit $RC (want 7): out '$OUT' err '$ERR'"
-fi
+dead_address $DEAD 20000000

@@ -54,6 +54,30 @@ devmem_agree() {
     fi
 }
 
+# dead_address ADDR TEXT: at a physical address where no device answers,
+# busybox devmem dies of SIGBUS while mmkit reports the bus error (naming
+# TEXT, the address as it prints it) and exits 7, for a read and a write.
+dead_address() {
+    run busybox devmem "$1" 32
+    if [ "$RC" = "$SIGBUS_RC" ]; then
+        pass dead-addr-busybox "busybox devmem $1: killed by SIGBUS (exit $RC), as expected"
+    else
+        fail dead-addr-busybox "busybox devmem $1: exit $RC, want $SIGBUS_RC (SIGBUS); out '$OUT' err '$ERR'"
+    fi
+    run mmkit devmem "$1" 32
+    if [ "$RC" = 7 ] && contains "$ERR" "bus error" && contains "$ERR" "$2"; then
+        pass dead-addr-mmkit "exit 7: $ERR"
+    else
+        fail dead-addr-mmkit "exit $RC (want 7 and a bus-error message naming the address): out '$OUT' err '$ERR'"
+    fi
+    run mmkit devmem "$1" 32 0x1
+    if [ "$RC" = 7 ]; then
+        pass dead-addr-mmkit-write "write: exit 7: $ERR"
+    else
+        fail dead-addr-mmkit-write "write: exit $RC (want 7): out '$OUT' err '$ERR'"
+    fi
+}
+
 # md_agree NAME ADDR LEN WIDTH: `mmkit md -w WIDTH ADDR+LEN` shows, value by
 # value, what busybox devmem reads at WIDTH bits (line layout:
 # "ADDR: v v v v  ascii").
