@@ -50,7 +50,7 @@ stage() {
 
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --all-targets -- -D warnings
-stage host-tests cargo test
+stage host-tests cargo test -- --include-ignored
 if [ "$ONLY" = all ]; then
     stage cross-build bash ci/cross-build.sh
     stage mips-softfloat bash ci/mips-softfloat.sh

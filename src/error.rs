@@ -1,74 +1,44 @@
 //! The one error type of mmkit: what failed, on which file, at which byte
 //! offset, with which errno, and what that errno means *here*.
 //!
-//! Every error maps to a documented process exit code ([`exit`]).
+//! An error carries a [`Kind`]; the process exit code for each kind is
+//! decided once, in `main`. Library code builds errors with [`Error::new`]
+//! and friends, or converts `io`/`nix` results with the [`Context`] trait
+//! (`file.read_exact_at(..).context("cannot read input").path(p).at(off)?`).
 
+use nix::errno::Errno;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Process exit codes. Documented in `mmkit --help` and README.
-pub mod exit {
-    /// Success; `check` found the input clean.
-    pub const OK: i32 = 0;
-    /// An I/O or system error not covered below.
-    pub const FAILURE: i32 = 1;
-    /// Bad command line (unknown flag, unparsable number, conflicting options).
-    pub const USAGE: i32 = 2;
-    /// Malformed input: bad magic, absurd length, truncated record or header,
-    /// pieces that do not belong together. `check` exits with this when the
-    /// file is not clean.
-    pub const MALFORMED: i32 = 3;
-    /// An output file already exists and `--force` was not given.
-    pub const EXISTS: i32 = 4;
-    /// No space left on the device, or the file size limit (RLIMIT_FSIZE).
-    pub const NO_SPACE: i32 = 5;
-    /// The input changed while it was mapped (it shrank: SIGBUS caught).
-    pub const INPUT_CHANGED: i32 = 6;
-    /// A register access raised a bus error: no device answered.
-    pub const BUS_ERROR: i32 = 7;
-    /// Permission refused (not root, STRICT_DEVMEM, read-only file).
-    pub const PERMISSION: i32 = 8;
-    /// A register read back differently from what was written; or `demo`
-    /// found the joined file differs from the original.
-    pub const MISMATCH: i32 = 9;
-    /// Memory could not be mapped or locked (address space, RLIMIT_MEMLOCK).
-    pub const NO_MEMORY: i32 = 10;
-}
-
-/// What kind of failure; decides the exit code.
+/// What kind of failure; decides the exit code (in `main`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// An I/O or system error not covered below.
     Io,
+    /// Bad command line (unknown flag, unparsable number, conflicting options).
     Usage,
+    /// Malformed input: bad magic, absurd length, truncated record or header,
+    /// pieces that do not belong together.
     Malformed,
+    /// An output file already exists and `--force` was not given.
     Exists,
+    /// No space left on the device, or the file size limit (RLIMIT_FSIZE).
     NoSpace,
+    /// The input changed while it was read (it shrank, or was replaced).
     InputChanged,
+    /// A register access raised a bus error: no device answered.
     BusError,
+    /// Permission refused (not root, STRICT_DEVMEM, read-only file).
     Permission,
+    /// A register read back differently from what was written; or `demo`
+    /// found the joined file differs from the original.
     Mismatch,
+    /// Memory could not be mapped or locked (address space, RLIMIT_MEMLOCK).
     NoMemory,
 }
 
-impl Kind {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Kind::Io => exit::FAILURE,
-            Kind::Usage => exit::USAGE,
-            Kind::Malformed => exit::MALFORMED,
-            Kind::Exists => exit::EXISTS,
-            Kind::NoSpace => exit::NO_SPACE,
-            Kind::InputChanged => exit::INPUT_CHANGED,
-            Kind::BusError => exit::BUS_ERROR,
-            Kind::Permission => exit::PERMISSION,
-            Kind::Mismatch => exit::MISMATCH,
-            Kind::NoMemory => exit::NO_MEMORY,
-        }
-    }
-}
-
-/// An error with context. Build with [`Error::new`] and the `with_*` methods.
+/// An error with context. Build with [`Error::new`] and the builder methods.
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
@@ -76,9 +46,11 @@ pub struct Error {
     pub msg: String,
     pub path: Option<PathBuf>,
     pub offset: Option<u64>,
-    pub errno: Option<i32>,
+    pub errno: Option<Errno>,
     /// What the errno (or the situation) means here and what to do about it.
     pub hint: Option<String>,
+    /// The underlying I/O error kind (BrokenPipe is decided in `main`).
+    io_kind: Option<io::ErrorKind>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,6 +64,7 @@ impl Error {
             offset: None,
             errno: None,
             hint: None,
+            io_kind: None,
         }
     }
 
@@ -107,32 +80,31 @@ impl Error {
     /// (ENOSPC/EFBIG/EDQUOT → NoSpace, EACCES/EPERM/EROFS → Permission,
     /// ENOMEM → NoMemory, EEXIST → Exists).
     pub fn io(msg: impl Into<String>, e: io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(n) => Error::errno(msg, n),
+        let mut err = match e.raw_os_error() {
+            Some(n) => Error::errno(msg, Errno::from_raw(n)),
             None => {
                 let mut err = Error::new(Kind::Io, msg);
                 err.hint = Some(e.to_string());
                 err
             }
-        }
+        };
+        err.io_kind = Some(e.kind());
+        err
     }
 
-    /// From a raw errno value.
-    pub fn errno(msg: impl Into<String>, n: i32) -> Self {
+    /// From an errno value.
+    pub fn errno(msg: impl Into<String>, n: Errno) -> Self {
         let kind = match n {
-            libc::ENOSPC | libc::EFBIG | libc::EDQUOT => Kind::NoSpace,
-            libc::EACCES | libc::EPERM | libc::EROFS => Kind::Permission,
-            libc::ENOMEM => Kind::NoMemory,
-            libc::EEXIST => Kind::Exists,
+            Errno::ENOSPC | Errno::EFBIG | Errno::EDQUOT => Kind::NoSpace,
+            Errno::EACCES | Errno::EPERM | Errno::EROFS => Kind::Permission,
+            Errno::ENOMEM => Kind::NoMemory,
+            Errno::EEXIST => Kind::Exists,
             _ => Kind::Io,
         };
         let mut err = Error::new(kind, msg);
         err.errno = Some(n);
+        err.io_kind = Some(io::Error::from_raw_os_error(n as i32).kind());
         err
-    }
-
-    pub fn from_nix(msg: impl Into<String>, e: nix::errno::Errno) -> Self {
-        Error::errno(msg, e as i32)
     }
 
     pub fn with_path(mut self, p: impl AsRef<Path>) -> Self {
@@ -155,56 +127,59 @@ impl Error {
         self
     }
 
-    pub fn exit_code(&self) -> i32 {
-        self.kind.exit_code()
+    /// Writing to a closed pipe (`mmkit md … | head`): not worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.io_kind == Some(io::ErrorKind::BrokenPipe)
     }
 }
 
-/// The symbolic name of an errno ("ENOSPC"), for messages.
-pub fn errno_name(n: i32) -> &'static str {
+/// Conversions of `io` and `nix` results into [`Error`] with a message.
+pub(crate) trait Context<T> {
+    /// Attach what mmkit was doing.
+    fn context(self, msg: &str) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn context(self, msg: &str) -> Result<T> {
+        self.map_err(|e| Error::io(msg, e))
+    }
+}
+
+impl<T> Context<T> for nix::Result<T> {
+    fn context(self, msg: &str) -> Result<T> {
+        self.map_err(|e| Error::errno(msg, e))
+    }
+}
+
+/// Builder methods on a `Result` whose error is an [`Error`].
+pub(crate) trait ResultExt<T> {
+    fn path(self, p: impl AsRef<Path>) -> Result<T>;
+    fn at(self, offset: u64) -> Result<T>;
+    fn hint(self, h: impl Into<String>) -> Result<T>;
+    fn kind(self, k: Kind) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn path(self, p: impl AsRef<Path>) -> Result<T> {
+        self.map_err(|e| e.with_path(p))
+    }
+    fn at(self, offset: u64) -> Result<T> {
+        self.map_err(|e| e.at(offset))
+    }
+    fn hint(self, h: impl Into<String>) -> Result<T> {
+        self.map_err(|e| e.hint(h))
+    }
+    fn kind(self, k: Kind) -> Result<T> {
+        self.map_err(|e| e.kind(k))
+    }
+}
+
+/// The symbolic name of an errno ("ENOSPC").
+pub(crate) fn errno_name(n: Errno) -> String {
     match n {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::EROFS => "EROFS",
-        libc::EPIPE => "EPIPE",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EDQUOT => "EDQUOT",
-        _ => "E?",
+        Errno::UnknownErrno => "E?".into(),
+        n => format!("{n:?}"),
     }
-}
-
-/// The system's description of an errno ("No space left on device").
-pub fn errno_text(n: i32) -> String {
-    io::Error::from_raw_os_error(n)
-        .to_string()
-        .split(" (os error")
-        .next()
-        .unwrap_or("")
-        .to_string()
 }
 
 impl fmt::Display for Error {
@@ -217,7 +192,7 @@ impl fmt::Display for Error {
             write!(f, " at byte {o} (0x{o:X})")?;
         }
         if let Some(n) = self.errno {
-            write!(f, ": {} ({})", errno_name(n), errno_text(n))?;
+            write!(f, ": {} ({})", errno_name(n), n.desc())?;
         }
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
@@ -233,20 +208,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn errno_kinds_map_to_exit_codes() {
-        assert_eq!(Error::errno("w", libc::ENOSPC).exit_code(), exit::NO_SPACE);
-        assert_eq!(Error::errno("w", libc::EFBIG).exit_code(), exit::NO_SPACE);
-        assert_eq!(
-            Error::errno("o", libc::EACCES).exit_code(),
-            exit::PERMISSION
-        );
-        assert_eq!(Error::errno("o", libc::EIO).exit_code(), exit::FAILURE);
-        assert_eq!(Error::malformed("x").exit_code(), exit::MALFORMED);
+    fn errno_kinds() {
+        assert_eq!(Error::errno("w", Errno::ENOSPC).kind, Kind::NoSpace);
+        assert_eq!(Error::errno("w", Errno::EFBIG).kind, Kind::NoSpace);
+        assert_eq!(Error::errno("o", Errno::EACCES).kind, Kind::Permission);
+        assert_eq!(Error::errno("o", Errno::EIO).kind, Kind::Io);
+        assert_eq!(Error::malformed("x").kind, Kind::Malformed);
+        let e = Error::io("w", io::Error::from_raw_os_error(libc::EPIPE));
+        assert!(e.is_broken_pipe());
+        assert!(!Error::errno("w", Errno::EIO).is_broken_pipe());
     }
 
     #[test]
     fn display_names_path_offset_and_errno() {
-        let e = Error::errno("cannot write piece", libc::ENOSPC)
+        let e = Error::errno("cannot write piece", Errno::ENOSPC)
             .with_path("/mnt/usb/a.0001.pcap")
             .at(4096)
             .hint("free some space");
@@ -258,5 +233,16 @@ mod tests {
         assert!(s.contains("at byte 4096 (0x1000)"), "{s}");
         assert!(s.contains("ENOSPC (No space left on device)"), "{s}");
         assert!(s.contains("hint: free some space"), "{s}");
+        let long = Error::errno("x", Errno::ENAMETOOLONG).to_string();
+        assert!(long.contains("ENAMETOOLONG (File name too long)"), "{long}");
+    }
+
+    #[test]
+    fn context_converts_io_and_nix() {
+        let r: io::Result<()> = Err(io::Error::from_raw_os_error(libc::ENOENT));
+        let e = r.context("cannot open").path("/x").at(3).unwrap_err();
+        assert_eq!((e.errno, e.offset), (Some(Errno::ENOENT), Some(3)));
+        let r: nix::Result<()> = Err(Errno::EPERM);
+        assert_eq!(r.context("m").unwrap_err().kind, Kind::Permission);
     }
 }

@@ -1,37 +1,30 @@
 //! mmkit: record-aware split/join/check/copy of huge files through windowed
 //! memory mapping, and safe hardware register access, for embedded Linux.
 //!
+//! The public API is the command line: [`cli::parse`] an argument vector,
+//! [`cli::run`] it with a writer for its output; errors are [`Error`]s whose
+//! [`Kind`] the binary turns into an exit code. Everything else is internal.
+//!
 //! Module map (one concept each):
-//! - [`error`]: the error type and exit codes
-//! - [`diag`]: SIGBUS/SIGINT handling and errno explanations
-//! - [`sys`]: thin wrappers over the few raw syscalls std lacks
-//! - [`size`]: size and number parsing
-//! - [`layout`]: record layouts (seed, pcap, custom)
-//! - [`window`]: windowed read-only mapping of an input file
-//! - [`walk`]: the packet walk over a windowed input
-//! - [`output`]: outputs under a temporary name, written by mapping or by the kernel
-//! - [`split`], [`join`], [`check`]: the record-aware operations
-//! - [`copy`]: large-file copy
-//! - [`generate`]: deterministic synthetic record files
-//! - [`demo`]: the guided end-to-end run
-//! - [`regs`]: physical memory / register access (devmem, md, mw)
-//! - [`bench`]: the read-vs-mmap experiment
-//! - [`cli`]: command-line definitions and dispatch
+//! - `cli`: command-line definitions (every flag a type) and dispatch
+//! - `error`: the error type and the `Context` conversions
+//! - `num`: the one number grammar (NUMBER, SIZE)
+//! - `records`: the record pipeline — layout → input windows → walk →
+//!   outputs → split, join, check, copy, gen, demo
+//! - `regs`: physical memory / register access (devmem, md, mw)
+//! - `bench`: the read-vs-mmap experiment
+//! - `sys`: the operating system: the one guarded mapping type (`sys::map`),
+//!   signal handling and the fault registry (`sys::fault`), errno
+//!   explanations (`sys::explain`), limits and the hand-written syscalls
+//! - `ui`: the progress line
 
-pub mod bench;
-pub mod check;
+mod bench;
 pub mod cli;
-pub mod copy;
-pub mod demo;
-pub mod diag;
-pub mod error;
-pub mod generate;
-pub mod join;
-pub mod layout;
-pub mod output;
-pub mod regs;
-pub mod size;
-pub mod split;
-pub mod sys;
-pub mod walk;
-pub mod window;
+mod error;
+mod num;
+mod records;
+mod regs;
+mod sys;
+mod ui;
+
+pub use error::{Error, Kind};

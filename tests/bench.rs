@@ -7,12 +7,7 @@ mod common;
 use common::{TempDir, run, stderr, stdout};
 
 fn entries(d: &TempDir) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(d.path())
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
+    common::names(d.path())
 }
 
 #[test]

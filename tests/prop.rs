@@ -1,12 +1,9 @@
 //! Property tests: for random layouts and record sequences, join(split(x))
 //! == x, and every piece is within the limit or holds a single record.
-//! Runs the library in-process (fast); the integration tests cover the binary.
+//! Drives the binary (under `MMKIT_TEST_RUNNER` too), like every integration test.
 
-use mmkit::join::{JoinOpts, run as join};
-use mmkit::layout::{Endian, Layout, LayoutOpts, Magic};
-use mmkit::output::WriteMode;
-use mmkit::split::{SplitOpts, run as split};
-use mmkit::window::{Access, WindowOpts};
+mod common;
+
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -86,55 +83,79 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn layout(c: &Case) -> Layout {
-    Layout {
-        name: "custom",
-        header_len: c.header_len,
-        rec_header_len: c.rec_header_len,
-        len_offset: c.len_offset,
-        len_width: c.len_width,
-        endian: if c.big { Endian::Big } else { Endian::Little },
-        len_includes_header: c.incl,
-        magic: c.magic.map(|(offset, width, value)| Magic {
-            offset,
-            width,
-            value,
-        }),
-        seq_offset: None,
-        max_record: 1 << 30,
-        allow_empty: false,
-        pcap_nanos: false,
+/// Encode `v` as `width` bytes in the case's byte order at `b[off..]`.
+fn put(b: &mut [u8], off: usize, width: u8, big: bool, v: u64) {
+    let w = width as usize;
+    if big {
+        b[off..off + w].copy_from_slice(&v.to_be_bytes()[8 - w..]);
+    } else {
+        b[off..off + w].copy_from_slice(&v.to_le_bytes()[..w]);
     }
 }
 
-fn opts(c: &Case) -> LayoutOpts {
-    LayoutOpts {
-        layout: "custom".into(),
-        endian: Some(if c.big { "be" } else { "le" }.into()),
-        len_includes_header: c.incl,
-        header_len: Some(c.header_len as u64),
-        rec_header_len: Some(c.rec_header_len as u64),
-        len_offset: Some(c.len_offset as u64),
-        len_width: Some(c.len_width as u64),
-        magic: c.magic.map(|m| m.2),
-        magic_offset: c.magic.map(|m| m.0 as u64),
-        magic_width: c.magic.map(|m| m.1 as u64),
-        max_record: Some(1 << 30),
-        ..Default::default()
-    }
-}
-
-fn build(c: &Case, l: &Layout) -> (Vec<u8>, Vec<u64>) {
+/// The file bytes and each record's total length.
+fn build(c: &Case) -> (Vec<u8>, Vec<u64>) {
     let mut v: Vec<u8> = (0..c.header_len).map(|i| (i * 31 % 251) as u8).collect();
     let mut lens = Vec::new();
     for (i, p) in c.payloads.iter().enumerate() {
         let mut rh = vec![0xA5u8; c.rec_header_len];
-        l.encode_header(&mut rh, *p as u64, i as u32);
+        if let Some((off, width, value)) = c.magic {
+            put(&mut rh, off, width, c.big, value);
+        }
+        let field = *p as u64 + if c.incl { c.rec_header_len as u64 } else { 0 };
+        put(&mut rh, c.len_offset, c.len_width, c.big, field);
         v.extend_from_slice(&rh);
         v.extend((0..*p).map(|k| (k * 7 + i) as u8));
         lens.push((c.rec_header_len + p) as u64);
     }
     (v, lens)
+}
+
+/// The layout flags of the case.
+fn layout_args(c: &Case) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "--layout".into(),
+        "custom".into(),
+        "--header-len".into(),
+        c.header_len.to_string(),
+        "--rec-header-len".into(),
+        c.rec_header_len.to_string(),
+        "--len-offset".into(),
+        c.len_offset.to_string(),
+        "--len-width".into(),
+        c.len_width.to_string(),
+        "--endian".into(),
+        if c.big { "be" } else { "le" }.into(),
+        "--max-record".into(),
+        "1G".into(),
+        "--window".into(),
+        "64K".into(),
+    ];
+    if c.incl {
+        a.push("--len-includes-header".into());
+    }
+    if let Some((off, width, value)) = c.magic {
+        a.extend([
+            "--magic".into(),
+            format!("0x{value:X}"),
+            "--magic-offset".into(),
+            off.to_string(),
+            "--magic-width".into(),
+            width.to_string(),
+        ]);
+    }
+    a
+}
+
+/// Run mmkit; panics with its stderr when it fails.
+fn mmkit_ok(args: &[String]) -> String {
+    let o = common::mmkit().args(args).output().expect("spawn mmkit");
+    assert!(
+        o.status.success(),
+        "mmkit {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn tmp(tag: &str) -> PathBuf {
@@ -155,46 +176,56 @@ proptest! {
 
     #[test]
     fn join_of_split_is_identity(c in case()) {
-        let l = layout(&c);
-        prop_assume!(l.validate().is_ok());
-        let (bytes, lens) = build(&c, &l);
+        let (bytes, lens) = build(&c);
         let d = tmp("p");
         let input = d.join("in.bin");
         std::fs::write(&input, &bytes).unwrap();
         let limit = c.header_len as u64 + c.limit_extra;
         let outdir = d.join("out");
         std::fs::create_dir(&outdir).unwrap();
-        let win = WindowOpts {
-            window: Some(64 << 10),
-            lock: false,
-            access: if c.mmap { Access::Mmap } else { Access::Auto },
+        let (access, write, join_write) = if c.mmap {
+            ("mmap", "mmap", "kernel")
+        } else {
+            ("auto", "kernel", "mmap")
         };
-        let r = split(&SplitOpts {
-            input: input.clone(), out_dir: outdir.clone(), size: limit, prefix: None,
-            write: if c.mmap { WriteMode::Mmap } else { WriteMode::Kernel },
-            force: false, sync: false, dry_run: false, layout: opts(&c), window: win,
-        }).unwrap();
-        let total: u64 = r.pieces.iter().map(|p| p.records).sum();
+        let mut args: Vec<String> = vec!["-v".into(), "split".into(), input.display().to_string(), "-o".into(), outdir.display().to_string(), "--size".into(), limit.to_string(), "--access".into(), access.into(), "--write".into(), write.into()];
+        args.extend(layout_args(&c));
+        // -v lists every piece: PATH<TAB>N bytes<TAB>R records
+        let listing = mmkit_ok(&args);
+        let pieces: Vec<(String, u64, u64)> = listing
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                if f.len() < 3 {
+                    return None;
+                }
+                let bytes = f[1].strip_suffix(" bytes")?.parse().ok()?;
+                let recs = f[2].strip_suffix(" records")?.parse().ok()?;
+                Some((f[0].to_string(), bytes, recs))
+            })
+            .collect();
+        prop_assert!(!pieces.is_empty(), "no pieces listed in {:?}", listing);
+        let total: u64 = pieces.iter().map(|p| p.2).sum();
         prop_assert_eq!(total, lens.len() as u64);
-        for p in &r.pieces {
-            let len = std::fs::metadata(&p.path).unwrap().len();
-            prop_assert_eq!(len, p.bytes);
-            prop_assert!(len <= limit || p.records == 1, "piece {} is {} > {} with {} records", p.path.display(), len, limit, p.records);
+        for (path, bytes, recs) in &pieces {
+            let len = std::fs::metadata(path).unwrap().len();
+            prop_assert_eq!(len, *bytes);
+            prop_assert!(len <= limit || *recs == 1, "piece {} is {} > {} with {} records", path, len, limit, recs);
         }
         // Greedy: a piece plus the next record would exceed the limit.
         let mut i = 0usize;
-        for (k, p) in r.pieces.iter().enumerate() {
-            i += p.records as usize;
-            if k + 1 < r.pieces.len() {
-                prop_assert!(p.bytes + lens[i] > limit, "piece {} could have taken the next record", k);
+        for (k, p) in pieces.iter().enumerate() {
+            i += p.2 as usize;
+            if k + 1 < pieces.len() {
+                prop_assert!(p.1 + lens[i] > limit, "piece {} could have taken the next record", k);
             }
         }
         let joined = d.join("joined.bin");
-        join(&JoinOpts {
-            pieces: r.pieces.iter().map(|p| p.path.clone()).collect(), output: joined.clone(),
-            write: if c.mmap { WriteMode::Kernel } else { WriteMode::Mmap },
-            force: false, sync: false, layout: opts(&c), window: win,
-        }).unwrap();
+        let mut args: Vec<String> = vec!["join".into()];
+        args.extend(pieces.iter().map(|p| p.0.clone()));
+        args.extend(["-o".into(), joined.display().to_string(), "--write".into(), join_write.into()]);
+        args.extend(layout_args(&c));
+        mmkit_ok(&args);
         prop_assert!(std::fs::read(&joined).unwrap() == bytes);
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -264,7 +264,11 @@ fn piece_names_and_no_clobber() {
     assert!(e.contains("exists"), "{e}");
     assert_eq!(before, std::fs::read(d.join("cap.0000.pcap")).unwrap());
     ok(&["split", &f, "-o", &ds, "--size", "200K", "--force"]);
-    assert_eq!(c, 4);
+    let forced = std::fs::metadata(d.join("cap.0000.pcap")).unwrap().len();
+    assert!(
+        forced <= 200 << 10 && forced < before.len() as u64,
+        "--force must rewrite the piece under the new limit: {forced} bytes"
+    );
     // join refuses to overwrite too
     let (c, _, _) = code(&["join", &d.join("cap.0000.pcap").to_string_lossy(), "-o", &f]);
     assert_eq!(c, 4);

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{TempDir, run, stderr, stdout};
-use std::path::Path;
 use std::process::Output;
 
 /// A 512-byte "register block": byte i holds i % 256.
@@ -113,7 +112,7 @@ fn numbers_parse_like_busybox() {
     }
     // A sign is never accepted (argh takes "-4" for an option).
     fails(&run(&["devmem", "--file", &f, "-4"]), 2, "-4");
-    fails(&run(&["devmem", "--file", &f, "0x10", "32", "-1"]), 2, "");
+    fails(&run(&["devmem", "--file", &f, "0x10", "32", "-1"]), 2, "-1");
 }
 
 #[test]
@@ -654,5 +653,4 @@ fn help_explains_width_and_64_bit_access() {
         "{out}"
     );
     assert!(out.contains("b, h, w, l"), "{out}");
-    assert!(Path::new(env!("CARGO_BIN_EXE_mmkit")).exists());
 }

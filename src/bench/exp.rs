@@ -11,20 +11,21 @@
 //! a 32-bit device with 2 GiB of address space.
 
 use super::clamp;
-use crate::diag::{self, RegionKind};
-use crate::error::{Error, Result};
-use crate::sys;
-use memmap2::{Advice, Mmap, MmapMut, MmapOptions};
+use crate::error::{Context, Error, Result, ResultExt};
+use crate::sys::fault::Role;
+use crate::sys::map::{Mapping, Spec};
+use crate::sys::{self, explain};
+use memmap2::Advice;
+use nix::errno::Errno;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Add 1 to every native-endian u32 in `b` (a trailing partial integer is
 /// left alone). Each 4-byte chunk becomes a `[u8; 4]`, so this is one load,
 /// add and store per integer (and vectorizes), whatever the alignment.
-pub fn bump(b: &mut [u8]) {
+pub(crate) fn bump(b: &mut [u8]) {
     for c in b.chunks_exact_mut(4) {
         if let Ok(w) = <&mut [u8; 4]>::try_from(c) {
             *w = u32::from_ne_bytes(*w).wrapping_add(1).to_ne_bytes();
@@ -34,7 +35,7 @@ pub fn bump(b: &mut [u8]) {
 
 /// Sum of the native-endian u32 integers in `b`, wrapping at 2^32: a
 /// checksum cheap enough that a scan measures the I/O path, not the adds.
-pub fn sum(b: &[u8]) -> u32 {
+pub(crate) fn sum(b: &[u8]) -> u32 {
     b.chunks_exact(4).fold(0u32, |s, c| {
         s.wrapping_add(<[u8; 4]>::try_from(c).map_or(0, u32::from_ne_bytes))
     })
@@ -43,7 +44,7 @@ pub fn sum(b: &[u8]) -> u32 {
 /// Sum of the u32 integers at offsets 0, `stride`, 2·`stride`, … of `b`
 /// (those wholly inside it): what a record walk touches, one header every
 /// `stride` bytes. `stride` 4 is [`sum`].
-pub fn sum_stride(b: &[u8], stride: usize) -> u32 {
+pub(crate) fn sum_stride(b: &[u8], stride: usize) -> u32 {
     if stride <= 4 {
         return sum(b);
     }
@@ -55,68 +56,72 @@ pub fn sum_stride(b: &[u8], stride: usize) -> u32 {
 
 /// Drop the file's pages from the page cache (works on disk filesystems
 /// without root; a no-op on tmpfs). Dirty pages are written first.
-pub fn evict(f: &File, path: &Path) -> Result<()> {
+pub(crate) fn evict(f: &File, path: &Path) -> Result<()> {
     f.sync_data()
-        .map_err(|e| Error::io("cannot sync the scratch file", e).with_path(path))?;
-    // SAFETY: posix_fadvise on a valid fd; offset 0 and length 0 (= to the
-    // end) fit every off_t.
-    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-    if r != 0 {
-        log::debug!("posix_fadvise(DONTNEED) failed: errno {r}");
-    }
+        .context("cannot sync the scratch file")
+        .path(path)?;
+    sys::evict(f);
     Ok(())
 }
 
 /// The notes' read side: pread a buffer, add 1 to each integer, pwrite it
 /// back, buffer by buffer; `sync` adds fdatasync at the end.
-pub fn inc_read(f: &File, path: &Path, len: u64, buf: &mut [u8], sync: bool) -> Result<()> {
+pub(crate) fn inc_read(f: &File, path: &Path, len: u64, buf: &mut [u8], sync: bool) -> Result<()> {
     let mut off = 0u64;
     while off < len {
         let n = clamp(len - off, buf.len());
         let b = &mut buf[..n];
         f.read_exact_at(b, off)
-            .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
+            .context("read failed")
+            .path(path)
+            .at(off)?;
         bump(b);
         f.write_all_at(b, off)
-            .map_err(|e| Error::io("write failed", e).with_path(path).at(off))?;
+            .context("write failed")
+            .path(path)
+            .at(off)?;
         off += n as u64;
     }
     if sync {
-        f.sync_data()
-            .map_err(|e| Error::io("fdatasync failed", e).with_path(path))?;
+        f.sync_data().context("fdatasync failed").path(path)?;
     }
     Ok(())
 }
 
-fn map_err(e: std::io::Error, what: &str, path: &Path, off: u64, len: usize, w: bool) -> Error {
-    let n = e.raw_os_error().unwrap_or(0);
-    Error::errno(format!("cannot map {what}"), n)
-        .with_path(path)
-        .at(off)
-        .hint(diag::explain_mmap(n, w, len))
+/// Map `[off, off + n)` of a scratch file (guarded like every mapping).
+fn map(f: &File, path: &Path, spec: Spec, role: Role) -> Result<Mapping> {
+    Mapping::new(f, spec, role, path).map_err(|e| {
+        let n = Errno::from_raw(e.raw_os_error().unwrap_or(0));
+        Error::errno("cannot map the scratch file", n)
+            .with_path(path)
+            .at(spec.offset)
+            .hint(explain::mmap(n, spec.writable, spec.len))
+    })
 }
 
 /// The notes' mmap side: size the file with ftruncate, then window by
 /// window: map MAP_SHARED, add 1 to each integer, msync, munmap.
 /// `sync` selects msync(MS_SYNC) over msync(MS_ASYNC).
-pub fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> Result<()> {
-    f.set_len(len)
-        .map_err(|e| Error::io("ftruncate failed", e).with_path(path))?;
+pub(crate) fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> Result<()> {
+    f.set_len(len).context("ftruncate failed").path(path)?;
     let mut off = 0u64;
     while off < len {
         let n = clamp(len - off, window);
-        // SAFETY: the scratch file is private to this process (created with
-        // O_EXCL, mode 0600) and was just sized to `len`, so every mapped
-        // page is inside the file. Should it shrink anyway, the SIGBUS is
-        // reported by diag's handler (region registered below).
-        let mut m: MmapMut = unsafe { MmapOptions::new().offset(off).len(n).map_mut(f) }
-            .map_err(|e| map_err(e, "the scratch file", path, off, n, true))?;
-        let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Output, off, path);
-        bump(&mut m);
+        // The scratch file is private to this process (created with O_EXCL,
+        // mode 0600) and was just sized to `len`, so every mapped page is
+        // inside the file.
+        let spec = Spec {
+            offset: off,
+            len: n,
+            writable: true,
+            populate: false,
+        };
+        let mut m = map(f, path, spec, Role::Output)?;
+        if let Some(b) = m.bytes_mut() {
+            bump(b);
+        }
         // msync before munmap (the drop below).
-        let r = if sync { m.flush() } else { m.flush_async() };
-        r.map_err(|e| Error::io("msync failed", e).with_path(path).at(off))?;
-        drop(g);
+        m.flush(sync).context("msync failed").path(path).at(off)?;
         drop(m);
         off += n as u64;
     }
@@ -125,15 +130,18 @@ pub fn inc_mmap(f: &File, path: &Path, len: u64, window: usize, sync: bool) -> R
 
 /// Sequential read() of the whole file with a `buf`-sized buffer (a
 /// multiple of `stride`), summing every `stride`-th integer.
-pub fn scan_read(path: &Path, len: u64, buf: &mut [u8], stride: usize) -> Result<u32> {
+pub(crate) fn scan_read(path: &Path, len: u64, buf: &mut [u8], stride: usize) -> Result<u32> {
     let mut f = File::open(path)
-        .map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+        .context("cannot open the scratch file")
+        .path(path)?;
     let mut total = 0u32;
     let mut off = 0u64;
     while off < len {
         let n = clamp(len - off, buf.len());
         f.read_exact(&mut buf[..n])
-            .map_err(|e| Error::io("read failed", e).with_path(path).at(off))?;
+            .context("read failed")
+            .path(path)
+            .at(off)?;
         total = total.wrapping_add(sum_stride(&buf[..n], stride));
         off += n as u64;
     }
@@ -142,7 +150,7 @@ pub fn scan_read(path: &Path, len: u64, buf: &mut [u8], stride: usize) -> Result
 
 /// How a mapped scan is advised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hint {
+pub(crate) enum Hint {
     /// No advice: the kernel's default readahead and fault-around.
     Plain,
     /// MADV_SEQUENTIAL on each window.
@@ -157,7 +165,7 @@ pub enum Hint {
 }
 
 impl Hint {
-    pub const ALL: [Hint; 5] = [
+    pub(crate) const ALL: [Hint; 5] = [
         Hint::Plain,
         Hint::Sequential,
         Hint::WillNeed,
@@ -165,7 +173,7 @@ impl Hint {
         Hint::SeqDontNeed,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Hint::Plain => "mmap",
             Hint::Sequential => "mmap+SEQUENTIAL",
@@ -181,43 +189,49 @@ const RELEASE_STEP: usize = 2 << 20;
 
 /// Sequential walk of the whole file through read-only windows (a multiple
 /// of `stride`), summing every `stride`-th integer.
-pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint, stride: usize) -> Result<u32> {
+pub(crate) fn scan_mmap(
+    path: &Path,
+    len: u64,
+    window: usize,
+    hint: Hint,
+    stride: usize,
+) -> Result<u32> {
     let f = File::open(path)
-        .map_err(|e| Error::io("cannot open the scratch file", e).with_path(path))?;
+        .context("cannot open the scratch file")
+        .path(path)?;
     let mut total = 0u32;
     let mut off = 0u64;
     while off < len {
         let n = clamp(len - off, window);
-        let mut opts = MmapOptions::new();
-        opts.offset(off).len(n);
-        if hint == Hint::Populate {
-            opts.populate();
-        }
-        // SAFETY: read-only mapping of our private scratch file, inside its
-        // length; a shrink would SIGBUS into diag's handler (guard below).
-        let m: Mmap = unsafe { opts.map(&f) }
-            .map_err(|e| map_err(e, "the scratch file", path, off, n, false))?;
-        let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Input, off, path);
+        let spec = Spec {
+            offset: off,
+            len: n,
+            writable: false,
+            populate: hint == Hint::Populate,
+        };
+        let m = map(&f, path, spec, Role::Input)?;
         match hint {
             Hint::Sequential | Hint::SeqDontNeed => {
-                let _ = m.advise(Advice::Sequential);
+                let _ = m.advise(Advice::Sequential, 0, n);
             }
             Hint::WillNeed => {
-                let _ = m.advise(Advice::WillNeed);
+                let _ = m.advise(Advice::WillNeed, 0, n);
             }
             Hint::Plain | Hint::Populate => {}
         }
         if hint == Hint::SeqDontNeed {
-            for c in m.chunks(RELEASE_STEP) {
-                total = total.wrapping_add(sum_stride(c, stride));
-                // Chunks start page-aligned (the step is a multiple of
-                // every page size in use); advice only, errors ignored.
-                let _ = sys::madvise(c.as_ptr(), c.len(), libc::MADV_DONTNEED);
+            // Chunks start page-aligned (the step is a multiple of every page
+            // size in use); advice only, errors ignored.
+            let mut at = 0;
+            while at < n {
+                let k = RELEASE_STEP.min(n - at);
+                total = total.wrapping_add(sum_stride(&m.bytes()[at..at + k], stride));
+                let _ = m.release(at, k);
+                at += k;
             }
         } else {
-            total = total.wrapping_add(sum_stride(&m, stride));
+            total = total.wrapping_add(sum_stride(m.bytes(), stride));
         }
-        drop(g);
         drop(m);
         off += n as u64;
     }
@@ -227,7 +241,7 @@ pub fn scan_mmap(path: &Path, len: u64, window: usize, hint: Hint, stride: usize
 /// The [`sum`] of a freshly filled scratch file plus `add` to every
 /// integer: (0 + 1 + … + (n-1)) + n·add, modulo 2^32 (the file's integers
 /// wrap at 2^32 too, so this holds for any length).
-pub fn expected_sum(len: u64, add: u32) -> u32 {
+pub(crate) fn expected_sum(len: u64, add: u32) -> u32 {
     let n = u128::from(len / 4);
     let tri = if n == 0 { 0 } else { n * (n - 1) / 2 };
     (tri.wrapping_add(n * u128::from(add)) & 0xFFFF_FFFF) as u32
@@ -237,7 +251,7 @@ pub fn expected_sum(len: u64, add: u32) -> u32 {
 /// offsets j·stride (j = 0 … m-1, those wholly inside the file) hold
 /// j·stride/4, so the sum is stride/4 · m(m-1)/2, modulo 2^32. `stride` is a
 /// multiple of 4.
-pub fn expected_stride_sum(len: u64, stride: usize) -> u32 {
+pub(crate) fn expected_stride_sum(len: u64, stride: usize) -> u32 {
     if stride <= 4 {
         return expected_sum(len, 0);
     }
@@ -307,7 +321,7 @@ mod tests {
     fn read_and_mmap_increments_agree_across_windows() {
         let dir = std::env::temp_dir();
         let s = Scratch::create(&dir, 901).unwrap();
-        let page = diag::page_size();
+        let page = sys::page_size();
         // Three and a half windows of one page each, plus a tail.
         let len = (page * 3 + page / 2 + 12) as u64;
         s.fill(len).unwrap();

@@ -22,12 +22,12 @@
 //! cannot look fast. Scratch files are removed at the end, on error and on
 //! SIGINT/SIGTERM.
 
-pub mod exp;
-pub mod report;
-pub mod scratch;
+mod exp;
+mod report;
+mod scratch;
 
 use crate::error::{Error, Kind, Result};
-use crate::size::human;
+use crate::num::human;
 use exp::Hint;
 use report::{Report, Stats};
 use scratch::Scratch;
@@ -36,48 +36,48 @@ use std::time::Instant;
 
 /// Which parts to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Parts {
-    pub notes: bool,
-    pub sweep: bool,
-    pub scan: bool,
-    pub walk: bool,
+pub(crate) struct Parts {
+    pub(crate) notes: bool,
+    pub(crate) sweep: bool,
+    pub(crate) scan: bool,
+    pub(crate) walk: bool,
 }
 
 /// The walk part touches one integer every this many bytes (a record walk
 /// reads one header per record; pcap records average ~800 bytes).
-pub const WALK_STRIDE: usize = 1024;
+pub(crate) const WALK_STRIDE: usize = 1024;
 
 /// Everything `mmkit bench` needs, validated by the CLI layer.
 #[derive(Clone, Debug)]
-pub struct Opts {
+pub(crate) struct Opts {
     /// Directory for the scratch file.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Number of integers in the notes' experiment.
-    pub ints: u64,
+    pub(crate) ints: u64,
     /// Smallest and largest sweep size in bytes.
-    pub min: u64,
-    pub max: u64,
+    pub(crate) min: u64,
+    pub(crate) max: u64,
     /// Size of the sequential-scan file.
-    pub scan_size: u64,
+    pub(crate) scan_size: u64,
     /// Timed runs per method (after one warm-up).
-    pub runs: usize,
+    pub(crate) runs: usize,
     /// read() buffer in bytes (a multiple of 4).
-    pub buf: usize,
+    pub(crate) buf: usize,
     /// Mapping window in bytes (a multiple of the page size).
-    pub window: usize,
+    pub(crate) window: usize,
     /// Minimum bytes of work per timed sample (small files are repeated).
-    pub sample_bytes: u64,
+    pub(crate) sample_bytes: u64,
     /// fdatasync / msync(MS_SYNC) in the increment experiment.
-    pub sync: bool,
+    pub(crate) sync: bool,
     /// Evict the file from the page cache before each sample.
-    pub cold: bool,
-    pub parts: Parts,
+    pub(crate) cold: bool,
+    pub(crate) parts: Parts,
     /// Also write the results as CSV here.
-    pub csv: Option<PathBuf>,
+    pub(crate) csv: Option<PathBuf>,
 }
 
 /// `min(n, cap)` as a usize, without truncating `n` on 32-bit targets.
-pub fn clamp(n: u64, cap: usize) -> usize {
+pub(crate) fn clamp(n: u64, cap: usize) -> usize {
     if n < cap as u64 { n as usize } else { cap }
 }
 
@@ -87,7 +87,7 @@ const MAX_REPS: u64 = 4096;
 /// Samples of one method: wall-clock and CPU (user + system) seconds per
 /// pass, and page faults per pass.
 #[derive(Clone, Debug, Default)]
-pub struct Samples {
+pub(crate) struct Samples {
     wall: Vec<f64>,
     cpu: Vec<f64>,
     faults: f64,
@@ -112,54 +112,39 @@ impl Samples {
 
 /// Summary of one method: wall and CPU time statistics, faults per pass.
 #[derive(Clone, Copy, Debug)]
-pub struct Measured {
-    pub wall: Stats,
+pub(crate) struct Measured {
+    pub(crate) wall: Stats,
     /// CPU time: less disturbed than wall time on a busy machine, but blind
     /// to waiting for a disk.
-    pub cpu: Stats,
-    pub faults: f64,
+    pub(crate) cpu: Stats,
+    pub(crate) faults: f64,
 }
 
 /// One timed comparison of the increment experiment.
 #[derive(Clone, Debug)]
-pub struct IncResult {
-    pub size: u64,
-    pub reps: u64,
-    pub read: Measured,
-    pub mmap: Measured,
+pub(crate) struct IncResult {
+    pub(crate) size: u64,
+    pub(crate) reps: u64,
+    pub(crate) read: Measured,
+    pub(crate) mmap: Measured,
 }
 
 impl IncResult {
     /// read time / mmap time (wall-clock medians): above 1, mapping is faster.
-    pub fn ratio(&self) -> f64 {
+    pub(crate) fn ratio(&self) -> f64 {
         self.read.wall.median / self.mmap.wall.median
     }
     /// The same for CPU time.
-    pub fn cpu_ratio(&self) -> f64 {
+    pub(crate) fn cpu_ratio(&self) -> f64 {
         self.read.cpu.median / self.mmap.cpu.median
     }
 }
 
 /// One method of the sequential scan.
 #[derive(Clone, Debug)]
-pub struct ScanResult {
-    pub method: String,
-    pub m: Measured,
-}
-
-/// (CPU seconds, page faults) of this process so far.
-fn usage() -> (f64, u64) {
-    // SAFETY: getrusage fills the struct we pass; zeroed is a valid rusage.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above, RUSAGE_SELF with a valid pointer.
-    let r = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    if r != 0 {
-        return (0.0, 0);
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
-    let faults = (ru.ru_minflt as u64).saturating_add(ru.ru_majflt as u64);
-    (cpu, faults)
+pub(crate) struct ScanResult {
+    pub(crate) method: String,
+    pub(crate) m: Measured,
 }
 
 /// One timed sample, per call.
@@ -172,13 +157,13 @@ struct Sample {
 
 /// Time `reps` calls of `f`.
 fn sample(reps: u64, mut f: impl FnMut() -> Result<()>) -> Result<Sample> {
-    let (c0, f0) = usage();
+    let (c0, f0) = crate::sys::cpu_and_faults();
     let t = Instant::now();
     for _ in 0..reps {
         f()?;
     }
     let wall = t.elapsed().as_secs_f64();
-    let (c1, f1) = usage();
+    let (c1, f1) = crate::sys::cpu_and_faults();
     let n = reps as f64;
     Ok(Sample {
         wall: wall / n,
@@ -306,7 +291,7 @@ fn scan_compare(o: &Opts, s: &Scratch, size: u64, stride: usize) -> Result<Vec<S
 }
 
 /// The sweep sizes: `min`, 4×`min`, … up to `max` (and `max` itself).
-pub fn sweep_sizes(min: u64, max: u64) -> Vec<u64> {
+pub(crate) fn sweep_sizes(min: u64, max: u64) -> Vec<u64> {
     let mut v = Vec::new();
     let mut s = min.max(4) / 4 * 4;
     while s < max {
@@ -323,20 +308,19 @@ pub fn sweep_sizes(min: u64, max: u64) -> Vec<u64> {
     v
 }
 
-/// Run the selected parts and print the report. Returns the exit code.
-pub fn run(o: &Opts) -> Result<i32> {
-    crate::diag::install();
+/// Run the selected parts and write the report into `out`.
+pub(crate) fn run(o: &Opts, out: &mut dyn std::io::Write) -> Result<()> {
     if o.runs == 0 {
         return Err(Error::usage("--runs must be at least 1"));
     }
     let info = scratch::dir_info(&o.dir);
-    let mut rep = Report::new(o, &info)?;
+    let mut rep = Report::new(o, &info, out)?;
     rep.header();
     // Keep a margin: never use more than 80% of the free space, nor (on a
     // RAM-backed filesystem) more than half of the RAM.
     let ram_backed = info.fs == "tmpfs" || info.fs == "ramfs";
     let mut limit = info.avail.map(|a| a / 5 * 4).unwrap_or(u64::MAX);
-    if ram_backed && let Some(m) = scratch::phys_mem() {
+    if ram_backed && let Some(m) = crate::sys::phys_mem() {
         limit = limit.min(m / 2);
     }
     let fits = |size: u64| size <= limit;
@@ -362,8 +346,14 @@ pub fn run(o: &Opts) -> Result<i32> {
             let r = inc_compare(o, &scratch, size)?;
             rep.sweep_row(&r);
             rows.push(r);
+            if rep.failed() {
+                break;
+            }
         }
         rep.sweep_summary(&rows);
+    }
+    if rep.failed() {
+        return rep.finish();
     }
     for (on, part, stride) in [
         (o.parts.scan, "scan", 4),
@@ -384,8 +374,7 @@ pub fn run(o: &Opts) -> Result<i32> {
         }
     }
     drop(scratch);
-    rep.finish()?;
-    Ok(crate::error::exit::OK)
+    rep.finish()
 }
 
 #[cfg(test)]

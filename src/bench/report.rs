@@ -1,23 +1,23 @@
 //! Printing `mmkit bench` results: tables on stdout as they are measured,
 //! and optionally a CSV file with one row per (part, size, method).
 
-use super::scratch::{self, DirInfo};
+use super::scratch::DirInfo;
 use super::{IncResult, Measured, Opts, ScanResult};
-use crate::error::{Error, Result};
-use crate::size::human;
+use crate::error::{Context, Error, Result, ResultExt};
+use crate::num::human;
 use std::io::Write;
 use std::path::PathBuf;
 
 /// Min and median of a set of timings, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stats {
-    pub min: f64,
-    pub median: f64,
-    pub n: usize,
+pub(crate) struct Stats {
+    pub(crate) min: f64,
+    pub(crate) median: f64,
+    pub(crate) n: usize,
 }
 
 impl Stats {
-    pub fn of(v: &[f64]) -> Stats {
+    pub(crate) fn of(v: &[f64]) -> Stats {
         let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
         s.sort_by(f64::total_cmp);
         let n = s.len();
@@ -42,7 +42,7 @@ impl Stats {
 }
 
 /// "12.3 us", "4.56 ms", "1.234 s".
-pub fn dur(secs: f64) -> String {
+pub(crate) fn dur(secs: f64) -> String {
     if !secs.is_finite() {
         "-".into()
     } else if secs < 1e-3 {
@@ -60,7 +60,7 @@ fn mib_s(bytes: u64, secs: f64) -> f64 {
 
 /// Where mapping starts to pay off: the smallest size from which on every
 /// measured size has read/mmap ≥ `threshold`.
-pub fn pays_off_from(rows: &[IncResult], threshold: f64) -> Option<u64> {
+pub(crate) fn pays_off_from(rows: &[IncResult], threshold: f64) -> Option<u64> {
     let mut from = None;
     for r in rows.iter().rev() {
         if r.ratio() >= threshold {
@@ -72,12 +72,15 @@ pub fn pays_off_from(rows: &[IncResult], threshold: f64) -> Option<u64> {
     from
 }
 
-/// Collects output; prints as it goes.
-pub struct Report {
+/// Collects output; prints as it goes into the writer it was given.
+pub(crate) struct Report<'a> {
     opts: Opts,
     info: DirInfo,
     csv_path: Option<PathBuf>,
     csv: String,
+    out: &'a mut dyn Write,
+    /// The first failed write to `out` (a closed pipe): returned by `finish`.
+    err: Option<std::io::Error>,
 }
 
 /// The 1-minute load average from /proc/loadavg.
@@ -86,18 +89,13 @@ fn load_average() -> Option<f64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-fn say(s: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{s}");
-    let _ = out.flush();
-}
-
-impl Report {
-    pub fn new(o: &Opts, info: &DirInfo) -> Result<Report> {
+impl<'a> Report<'a> {
+    pub(crate) fn new(o: &Opts, info: &DirInfo, out: &'a mut dyn Write) -> Result<Report<'a>> {
         if let Some(p) = &o.csv {
             // Fail before measuring anything when the CSV cannot be written.
             std::fs::write(p, b"")
-                .map_err(|e| Error::io("cannot write the CSV file", e).with_path(p))?;
+                .context("cannot write the CSV file")
+                .path(p)?;
         }
         Ok(Report {
             opts: o.clone(),
@@ -106,7 +104,23 @@ impl Report {
             csv: String::from(
                 "part,size_bytes,method,runs,reps,min_s,median_s,cpu_median_s,mib_per_s,faults_per_pass,fs,sync,cold\n",
             ),
+            out,
+            err: None,
         })
+    }
+
+    /// One line of output (after a failed write, nothing more is written).
+    fn say(&mut self, s: &str) {
+        if self.err.is_none()
+            && let Err(e) = writeln!(self.out, "{s}").and_then(|_| self.out.flush())
+        {
+            self.err = Some(e);
+        }
+    }
+
+    /// Writing the report failed (the reader went away): stop measuring.
+    pub(crate) fn failed(&self) -> bool {
+        self.err.is_some()
     }
 
     fn row(&mut self, part: &str, size: u64, method: &str, reps: u64, m: &Measured) {
@@ -125,22 +139,24 @@ impl Report {
         ));
     }
 
-    pub fn header(&self) {
-        let o = &self.opts;
-        let ram = scratch::phys_mem().map(human).unwrap_or_else(|| "?".into());
+    pub(crate) fn header(&mut self) {
+        let o = self.opts.clone();
+        let ram = crate::sys::phys_mem()
+            .map(human)
+            .unwrap_or_else(|| "?".into());
         let free = self.info.avail.map(human).unwrap_or_else(|| "?".into());
-        say(&format!(
+        self.say(&format!(
             "mmkit {} bench: read()/write() against mmap on this machine",
             env!("CARGO_PKG_VERSION")
         ));
-        say(&format!(
+        self.say(&format!(
             "  machine   {} {}, {}-bit, page {} B, RAM {ram}",
             std::env::consts::ARCH,
             std::env::consts::OS,
             usize::BITS,
-            crate::diag::page_size()
+            crate::sys::page_size()
         ));
-        say(&format!(
+        self.say(&format!(
             "  scratch   {} ({}, {free} free)",
             o.dir.display(),
             self.info.fs
@@ -155,13 +171,13 @@ impl Report {
         } else {
             "not durable: no fdatasync, msync(MS_ASYNC)"
         };
-        say(&format!(
+        self.say(&format!(
             "  settings  {} runs + 1 warm-up, median reported; read() buffer {}; map window {}",
             o.runs,
             human(o.buf as u64),
             human(o.window as u64)
         ));
-        say(&format!("            {cache}; {dura}"));
+        self.say(&format!("            {cache}; {dura}"));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         if let Some(load) = load_average() {
             let busy = if load > cpus as f64 / 2.0 {
@@ -169,12 +185,12 @@ impl Report {
             } else {
                 ""
             };
-            say(&format!("  load      {load:.2} on {cpus} CPUs{busy}"));
+            self.say(&format!("  load      {load:.2} on {cpus} CPUs{busy}"));
         }
     }
 
-    pub fn skipped(&self, part: &str, size: u64, limit: u64) {
-        say(&format!(
+    pub(crate) fn skipped(&mut self, part: &str, size: u64, limit: u64) {
+        self.say(&format!(
             "  ({part}: skipped {}: only {} may be used in {} -- choose another --dir or a smaller size)",
             human(size),
             human(limit),
@@ -182,23 +198,23 @@ impl Report {
         ));
     }
 
-    pub fn notes(&mut self, r: &IncResult) {
-        say("");
-        say(&format!(
+    pub(crate) fn notes(&mut self, r: &IncResult) {
+        self.say("");
+        self.say(&format!(
             "1. The notes' experiment: {} integers ({}), read -> +1 -> write back",
             r.size / 4,
             human(r.size)
         ));
-        say(&format!(
+        self.say(&format!(
             "   (times per pass; each timed sample repeats the pass {}x)",
             r.reps
         ));
-        say(&format!(
+        self.say(&format!(
             "   {:<16} {:>10} {:>10} {:>10} {:>12}",
             "method", "min", "median", "cpu", "faults/pass"
         ));
         for (name, m) in [("read()/write()", &r.read), ("mmap+msync", &r.mmap)] {
-            say(&format!(
+            self.say(&format!(
                 "   {:<16} {:>10} {:>10} {:>10} {:>12.1}",
                 name,
                 dur(m.wall.min),
@@ -207,7 +223,7 @@ impl Report {
                 m.faults
             ));
         }
-        say(&format!(
+        self.say(&format!(
             "   read/mmap = {:.2} wall, {:.2} cpu (medians; above 1 means mmap is faster)",
             r.ratio(),
             r.cpu_ratio()
@@ -216,17 +232,17 @@ impl Report {
         self.row("notes", r.size, "mmap", r.reps, &r.mmap);
     }
 
-    pub fn sweep_header(&self) {
-        say("");
-        say("2. Size sweep: increment every integer in place (medians per pass)");
-        say(&format!(
+    pub(crate) fn sweep_header(&mut self) {
+        self.say("");
+        self.say("2. Size sweep: increment every integer in place (medians per pass)");
+        self.say(&format!(
             "   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12}",
             "size", "read()", "mmap", "read/mmap", "(cpu)", "MiB/s mmap", "mmap faults"
         ));
     }
 
-    pub fn sweep_row(&mut self, r: &IncResult) {
-        say(&format!(
+    pub(crate) fn sweep_row(&mut self, r: &IncResult) {
+        self.say(&format!(
             "   {:>10} {:>10} {:>10} {:>10.2} {:>10.2} {:>10.0} {:>12.0}",
             human(r.size),
             dur(r.read.wall.median),
@@ -240,21 +256,23 @@ impl Report {
         self.row("sweep", r.size, "mmap", r.reps, &r.mmap);
     }
 
-    pub fn sweep_summary(&self, rows: &[IncResult]) {
+    pub(crate) fn sweep_summary(&mut self, rows: &[IncResult]) {
         if rows.is_empty() {
             return;
         }
         let best = rows.iter().max_by(|a, b| a.ratio().total_cmp(&b.ratio()));
         let worst = rows.iter().min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
         match pays_off_from(rows, 1.10) {
-            Some(s) => say(&format!(
+            Some(s) => self.say(&format!(
                 "   => mapping pays off (>= 10% faster than read()) from {} on",
                 human(s)
             )),
-            None => say("   => mapping is not 10% faster than read() at the largest size here"),
+            None => {
+                self.say("   => mapping is not 10% faster than read() at the largest size here")
+            }
         }
         if let (Some(b), Some(w)) = (best, worst) {
-            say(&format!(
+            self.say(&format!(
                 "      best read/mmap {:.2} at {}, worst {:.2} at {}",
                 b.ratio(),
                 human(b.size),
@@ -264,27 +282,27 @@ impl Report {
         }
     }
 
-    pub fn scan(&mut self, part: &str, size: u64, stride: usize, rows: &[ScanResult]) {
-        say("");
+    pub(crate) fn scan(&mut self, part: &str, size: u64, stride: usize, rows: &[ScanResult]) {
+        self.say("");
         if stride <= 4 {
-            say(&format!(
+            self.say(&format!(
                 "3. Sequential scan of {} (sum every integer; times per pass)",
                 human(size)
             ));
         } else {
-            say(&format!(
+            self.say(&format!(
                 "4. Record walk over {} (one integer every {} bytes, like a header walk; times per pass)",
                 human(size),
                 stride
             ));
         }
-        say(&format!(
+        self.say(&format!(
             "   {:<20} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12}",
             "method", "min", "median", "cpu", "MiB/s", "vs read", "faults/pass"
         ));
         let base = rows.first().map(|r| r.m.wall.median).unwrap_or(f64::NAN);
         for r in rows {
-            say(&format!(
+            self.say(&format!(
                 "   {:<20} {:>10} {:>10} {:>10} {:>8.0} {:>8.2} {:>12.0}",
                 r.method,
                 dur(r.m.wall.min),
@@ -295,7 +313,9 @@ impl Report {
                 r.m.faults
             ));
         }
-        say("   (vs read: read() median / method median, wall; above 1 means faster than read())");
+        self.say(
+            "   (vs read: read() median / method median, wall; above 1 means faster than read())",
+        );
         for r in rows {
             let method = r.method.replace(' ', "_");
             self.row(part, size, &method, 1, &r.m);
@@ -303,13 +323,17 @@ impl Report {
     }
 
     /// Write the CSV file, if one was asked for.
-    pub fn finish(self) -> Result<()> {
-        if let Some(p) = &self.csv_path {
-            std::fs::write(p, self.csv.as_bytes())
-                .map_err(|e| Error::io("cannot write the CSV file", e).with_path(p))?;
-            say(&format!("\nCSV written to {}", p.display()));
+    pub(crate) fn finish(mut self) -> Result<()> {
+        if let Some(p) = self.csv_path.clone() {
+            std::fs::write(&p, self.csv.as_bytes())
+                .context("cannot write the CSV file")
+                .path(&p)?;
+            self.say(&format!("\nCSV written to {}", p.display()));
         }
-        Ok(())
+        match self.err.take() {
+            Some(e) => Err(Error::io("cannot write the report", e)),
+            None => Ok(()),
+        }
     }
 }
 

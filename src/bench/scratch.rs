@@ -2,14 +2,15 @@
 //! lives in (filesystem type, free space).
 //!
 //! The scratch file is created fresh (never clobbering anything), registered
-//! with [`crate::diag`] so that SIGINT/SIGTERM/SIGBUS remove it, and removed
+//! with the fault handler so that a terminating signal removes it, and removed
 //! when the [`Scratch`] is dropped: on success, on error and on panic.
 
 use super::clamp;
-use crate::diag::{self, TempGuard};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result, ResultExt};
+use crate::sys::fault::{self, TempGuard};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -17,18 +18,24 @@ use std::path::{Path, PathBuf};
 const FILL_CHUNK: usize = 1 << 20;
 
 /// A scratch file `DIR/.mmkit-bench.<pid>.<n>.tmp`, removed on drop.
-pub struct Scratch {
+pub(crate) struct Scratch {
     path: PathBuf,
+    // Declared before `_dir`: unregistered while the directory is open.
     _guard: TempGuard,
+    _dir: File,
 }
 
 impl Scratch {
     /// Create a new, empty scratch file in `dir`.
-    pub fn create(dir: &Path, n: u32) -> Result<Scratch> {
-        let path = dir.join(format!(".mmkit-bench.{}.{n}.tmp", std::process::id()));
+    pub(crate) fn create(dir: &Path, n: u32) -> Result<Scratch> {
+        let name = format!(".mmkit-bench.{}.{n}.tmp", std::process::id());
+        let path = dir.join(&name);
+        let dirf = File::open(dir)
+            .context("cannot open the benchmark directory")
+            .path(dir)?;
         // Register before creating: a signal between the two removes nothing
         // that is not ours (the name carries our pid).
-        let guard = diag::temp_file(&path);
+        let guard = fault::register_temp(dirf.as_raw_fd(), name.as_ref());
         OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -42,30 +49,33 @@ impl Scratch {
         Ok(Scratch {
             path,
             _guard: guard,
+            _dir: dirf,
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Open for reading and writing.
-    pub fn open_rw(&self) -> Result<File> {
+    pub(crate) fn open_rw(&self) -> Result<File> {
         OpenOptions::new()
             .read(true)
             .write(true)
             .open(&self.path)
-            .map_err(|e| Error::io("cannot open the scratch file", e).with_path(&self.path))
+            .context("cannot open the scratch file")
+            .path(&self.path)
     }
 
     /// Replace the contents with `len / 4` native-endian u32 integers
     /// 0, 1, 2, … written with write(); `len` is a multiple of 4.
-    pub fn fill(&self, len: u64) -> Result<()> {
+    pub(crate) fn fill(&self, len: u64) -> Result<()> {
         let mut f = OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(&self.path)
-            .map_err(|e| Error::io("cannot open the scratch file", e).with_path(&self.path))?;
+            .context("cannot open the scratch file")
+            .path(&self.path)?;
         let mut buf = vec![0u8; clamp(len, FILL_CHUNK)];
         let mut next: u32 = 0;
         let mut off = 0u64;
@@ -88,16 +98,18 @@ impl Scratch {
 
     /// Check that integer `i` of the file equals `i + add` for every `i`.
     /// Returns the byte offset of the first mismatch.
-    pub fn verify(&self, len: u64, add: u32) -> Result<Option<u64>> {
+    pub(crate) fn verify(&self, len: u64, add: u32) -> Result<Option<u64>> {
         let f = File::open(&self.path)
-            .map_err(|e| Error::io("cannot open the scratch file", e).with_path(&self.path))?;
+            .context("cannot open the scratch file")
+            .path(&self.path)?;
         let mut buf = vec![0u8; clamp(len, FILL_CHUNK)];
         let mut i: u32 = 0;
         let mut off = 0u64;
         while off < len {
             let n = clamp(len - off, buf.len());
             f.read_exact_at(&mut buf[..n], off)
-                .map_err(|e| Error::io("cannot read the scratch file", e).with_path(&self.path))?;
+                .context("cannot read the scratch file")
+                .path(&self.path)?;
             for (k, c) in buf[..n].chunks_exact(4).enumerate() {
                 let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
                 if v != i.wrapping_add(add) {
@@ -119,18 +131,18 @@ impl Drop for Scratch {
 
 /// Filesystem facts about the benchmark directory.
 #[derive(Clone, Debug)]
-pub struct DirInfo {
+pub(crate) struct DirInfo {
     /// "tmpfs", "ext4", … or the magic number in hex.
-    pub fs: String,
+    pub(crate) fs: String,
     /// Bytes available to us (None when unknown).
-    pub avail: Option<u64>,
+    pub(crate) avail: Option<u64>,
 }
 
 /// The filesystem type and free space of `dir`.
 // The libc field types differ per target (i32/i64, u32/u64): the
 // conversions are needed on 32-bit targets, useless on 64-bit ones.
 #[allow(clippy::useless_conversion)]
-pub fn dir_info(dir: &Path) -> DirInfo {
+pub(crate) fn dir_info(dir: &Path) -> DirInfo {
     let fs = match nix::sys::statfs::statfs(dir) {
         // The magic is a signed word on 32-bit targets: compare its low 32 bits.
         Ok(s) => fs_name(i64::from(s.filesystem_type().0) & 0xFFFF_FFFF),
@@ -164,22 +176,6 @@ fn fs_name(magic: i64) -> String {
     name.into()
 }
 
-/// Physical memory in bytes, from sysconf (None when unknown).
-pub fn phys_mem() -> Option<u64> {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, size) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    if pages > 0 && size > 0 {
-        Some(pages as u64 * size as u64)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,9 +198,14 @@ mod tests {
     }
 
     #[test]
-    fn dir_info_names_a_filesystem() {
-        let d = dir_info(Path::new("/"));
-        assert!(!d.fs.is_empty());
-        assert!(d.avail.is_some());
+    fn filesystems_are_named_from_their_magic() {
+        assert_eq!(fs_name(0x0102_1994), "tmpfs");
+        assert_eq!(fs_name(0xEF53), "ext2/3/4");
+        assert_eq!(fs_name(0x1234), "fs 0x1234");
+        // /dev/shm is a tmpfs on Linux: the statfs magic must be decoded.
+        if Path::new("/dev/shm").is_dir() {
+            assert_eq!(dir_info(Path::new("/dev/shm")).fs, "tmpfs");
+        }
+        assert!(dir_info(Path::new("/")).avail.is_some());
     }
 }

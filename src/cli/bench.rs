@@ -1,10 +1,12 @@
 //! Command-line definitions for `mmkit bench`. The work is done in
 //! [`crate::bench`].
 
+use super::Outcome;
 use crate::bench::{self, Opts, Parts};
 use crate::error::{Error, Result};
-use crate::size::{from_str_size, human};
+use crate::num::{human, num_arg, size_arg};
 use argh::FromArgs;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// measure read()/write() against mmap on this device (prints a table)
@@ -17,16 +19,16 @@ use std::path::PathBuf;
     example = "mmkit bench --dir /mnt/usb --max 256M --runs 3",
     example = "mmkit bench --only sweep --csv sweep.csv"
 )]
-pub struct BenchArgs {
+pub(super) struct BenchArgs {
     /// largest file of the size sweep (default 1G; --quick: 16M)
-    #[argh(option, from_str_fn(from_str_size))]
+    #[argh(option, from_str_fn(size_arg))]
     pub max: Option<u64>,
     /// smallest file of the size sweep (default 4K)
-    #[argh(option, default = "4096", from_str_fn(from_str_size))]
+    #[argh(option, default = "4096", from_str_fn(size_arg))]
     pub min: u64,
     /// timed runs per method, after one warm-up (default 5; --quick: 3)
-    #[argh(option)]
-    pub runs: Option<usize>,
+    #[argh(option, from_str_fn(num_arg))]
+    pub runs: Option<u64>,
     /// directory for the scratch file (default: $TMPDIR or /tmp)
     #[argh(option)]
     pub dir: Option<PathBuf>,
@@ -34,16 +36,16 @@ pub struct BenchArgs {
     #[argh(switch)]
     pub quick: bool,
     /// number of integers in the notes' experiment (default 10000, as in the notes)
-    #[argh(option, default = "10000")]
+    #[argh(option, default = "10000", from_str_fn(num_arg))]
     pub ints: u64,
     /// size of the scan and walk file (default: --max, at most 256M)
-    #[argh(option, from_str_fn(from_str_size))]
+    #[argh(option, from_str_fn(size_arg))]
     pub scan_size: Option<u64>,
     /// read() buffer (default 1M)
-    #[argh(option, default = "1 << 20", from_str_fn(from_str_size))]
+    #[argh(option, default = "1 << 20", from_str_fn(size_arg))]
     pub buf: u64,
     /// mapping window: files are mapped this much at a time (default 64M on 64-bit, 16M on 32-bit)
-    #[argh(option, from_str_fn(from_str_size))]
+    #[argh(option, from_str_fn(size_arg))]
     pub window: Option<u64>,
     /// make every pass durable: fdatasync after write(), msync(MS_SYNC) (default: MS_ASYNC)
     #[argh(switch)]
@@ -96,8 +98,8 @@ fn parts(s: Option<&str>) -> Result<Parts> {
 }
 
 /// Turn the command line into validated [`Opts`].
-pub fn opts(a: &BenchArgs) -> Result<Opts> {
-    let page = crate::diag::page_size() as u64;
+fn opts(a: &BenchArgs) -> Result<Opts> {
+    let page = crate::sys::page_size() as u64;
     let max = a.max.unwrap_or(if a.quick { 16 << 20 } else { 1 << 30 });
     let runs = a.runs.unwrap_or(if a.quick { 3 } else { 5 });
     if runs == 0 || runs > 1000 {
@@ -115,7 +117,9 @@ pub fn opts(a: &BenchArgs) -> Result<Opts> {
     if a.buf < 4 || a.buf > 1 << 30 {
         return Err(Error::usage("--buf must be between 4 bytes and 1G"));
     }
-    let window = a.window.unwrap_or(crate::window::default_window() as u64);
+    let window = a
+        .window
+        .unwrap_or(crate::records::input::default_window() as u64);
     if window < page || window > (isize::MAX as u64) / 2 {
         return Err(Error::usage(format!(
             "--window {} must be at least one page ({page} B) and fit this {}-bit address space",
@@ -141,7 +145,7 @@ pub fn opts(a: &BenchArgs) -> Result<Opts> {
         min: a.min,
         max,
         scan_size,
-        runs,
+        runs: runs as usize,
         // Whole integers per buffer; windows whole pages.
         buf: (a.buf / 4 * 4) as usize,
         window: (window / page * page) as usize,
@@ -153,8 +157,9 @@ pub fn opts(a: &BenchArgs) -> Result<Opts> {
     })
 }
 
-pub fn bench(a: BenchArgs) -> Result<i32> {
-    bench::run(&opts(&a)?)
+pub(super) fn bench(a: BenchArgs, out: &mut dyn Write) -> Result<Outcome> {
+    bench::run(&opts(&a)?, out)?;
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
-//! Command-line definitions (argh) and dispatch.
+//! The command line: argh definitions, where every flag becomes a type, and
+//! the one place that runs a command and renders its report into the writer
+//! `main` hands in.
 //!
 //! Each command group keeps its argument structs in its own file:
 //! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
 //! mw) and [`bench`].
 
-pub mod bench;
-pub mod records;
-pub mod regs;
+mod bench;
+mod records;
+mod regs;
 
-use crate::error::{Error, exit};
+use crate::error::{Error, Kind, Result};
 use argh::FromArgs;
+use std::ffi::OsString;
+use std::io::Write;
 
 /// mmkit: split, join, check and copy huge record files through windowed
 /// mmap, and read/write hardware registers (busybox devmem compatible),
@@ -17,7 +21,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
-    note = "Run `mmkit <command> --help` for a command's flags. Set RUST_LOG=debug for details.",
+    note = "Run `mmkit <command> --help` for a command's flags. Set RUST_LOG=debug for details. Numbers: 0x hex, a leading 0 octal, else decimal (as C and busybox); sizes take K/M/G (1024^n) or KB/MB/GB (1000^n).",
     error_code(0, "success; `check`: the file is clean"),
     error_code(1, "I/O or system error"),
     error_code(2, "bad command line"),
@@ -35,25 +39,28 @@ use argh::FromArgs;
         10,
         "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"
     ),
-    error_code(130, "interrupted (SIGINT); unfinished output removed")
+    error_code(
+        130,
+        "interrupted (128 + the signal: 129 SIGHUP, 130 SIGINT, 143 SIGTERM, ...); unfinished output removed"
+    )
 )]
-pub struct TopLevel {
+struct TopLevel {
     /// more logging (-v: debug, -vv: trace); RUST_LOG overrides
     #[argh(switch, short = 'v')]
-    pub verbose: u8,
+    verbose: u8,
     /// only print errors
     #[argh(switch, short = 'q')]
-    pub quiet: bool,
+    quiet: bool,
     /// print the version and exit
     #[argh(switch, short = 'V')]
-    pub version: bool,
+    version: bool,
     #[argh(subcommand)]
-    pub cmd: Option<Command>,
+    cmd: Option<Command>,
 }
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
-pub enum Command {
+enum Command {
     Split(records::SplitArgs),
     Join(records::JoinArgs),
     Check(records::CheckArgs),
@@ -66,32 +73,41 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// Parse `std::env::args_os()`. On `--help` prints help and returns
-/// `Err(0)`; on a bad command line prints the error and returns `Err(2)`.
-pub fn parse_env() -> Result<TopLevel, i32> {
-    // A closed pipe (`mmkit … | head`) ends the process quietly, like other
-    // Unix tools, instead of a panic in println!.
-    // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    let mut args = Vec::new();
-    for a in std::env::args_os() {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(a) => {
-                eprintln!("mmkit: argument {a:?} is not valid UTF-8");
-                return Err(exit::USAGE);
-            }
-        }
-    }
-    parse(&args)
+/// A parsed command line, ready to [`run`].
+#[derive(Debug)]
+pub struct Invocation(Box<TopLevel>);
+
+/// What parsing the command line gave.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A command to run.
+    Run(Invocation),
+    /// `--help` (or a help subcommand): print this on stdout, exit 0.
+    Help(String),
+    /// A bad command line: print this on stderr, exit with the usage code.
+    Usage(String),
+}
+
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything succeeded (`check`: every file is clean).
+    Success,
+    /// `check` found damage or sequence gaps (exit code as for malformed input).
+    Unclean,
 }
 
 /// Parse an argument vector (`args[0]` is the program name).
-pub fn parse(args: &[String]) -> Result<TopLevel, i32> {
-    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (cmd, rest) = strs
+pub fn parse(args: Vec<OsString>) -> Parsed {
+    let mut strs = Vec::with_capacity(args.len());
+    for a in args {
+        match a.into_string() {
+            Ok(s) => strs.push(s),
+            Err(a) => return Parsed::Usage(format!("mmkit: argument {a:?} is not valid UTF-8")),
+        }
+    }
+    let refs: Vec<&str> = strs.iter().map(String::as_str).collect();
+    let (cmd, rest) = refs
         .split_first()
         .map(|(c, r)| (*c, r))
         .unwrap_or(("mmkit", &[]));
@@ -100,16 +116,9 @@ pub fn parse(args: &[String]) -> Result<TopLevel, i32> {
         .and_then(|s| s.to_str())
         .unwrap_or("mmkit");
     match TopLevel::from_args(&[cmd], rest) {
-        Ok(t) => Ok(t),
-        Err(e) => {
-            if e.status.is_ok() {
-                println!("{}", e.output);
-                Err(exit::OK)
-            } else {
-                eprintln!("{}", e.output);
-                Err(exit::USAGE)
-            }
-        }
+        Ok(t) => Parsed::Run(Invocation(Box::new(t))),
+        Err(e) if e.status.is_ok() => Parsed::Help(e.output),
+        Err(e) => Parsed::Usage(e.output),
     }
 }
 
@@ -125,44 +134,38 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let env = env_logger::Env::default().default_filter_or(level);
     let _ = env_logger::Builder::from_env(env)
-        .format(|buf, rec| {
-            use std::io::Write;
-            match rec.level() {
-                log::Level::Info => writeln!(buf, "mmkit: {}", rec.args()),
-                l => writeln!(buf, "mmkit: {}: {}", l.as_str().to_lowercase(), rec.args()),
-            }
+        .format(|buf, rec| match rec.level() {
+            log::Level::Info => writeln!(buf, "mmkit: {}", rec.args()),
+            l => writeln!(buf, "mmkit: {}: {}", l.as_str().to_lowercase(), rec.args()),
         })
         .try_init();
 }
 
-/// Run a parsed command line; returns the process exit code.
-pub fn dispatch(top: TopLevel) -> i32 {
+/// Run a parsed command line, rendering its results into `out`.
+/// `exit_code` is `main`'s table from error kind to exit code (the signal
+/// handlers, which end the process themselves, use it too).
+pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> Result<Outcome> {
+    let top = *inv.0;
     if top.version {
-        println!("mmkit {}", env!("CARGO_PKG_VERSION"));
-        return exit::OK;
+        writeln!(out, "mmkit {}", env!("CARGO_PKG_VERSION"))
+            .map_err(|e| Error::io("cannot write to the output", e))?;
+        return Ok(Outcome::Success);
     }
     init_logging(top.verbose, top.quiet);
+    crate::sys::fault::install(exit_code);
     let Some(cmd) = top.cmd else {
-        eprintln!("mmkit: no command given; run `mmkit --help`");
-        return exit::USAGE;
+        return Err(Error::usage("no command given; run `mmkit --help`"));
     };
-    let r: Result<i32, Error> = match cmd {
-        Command::Split(a) => records::split(a),
-        Command::Join(a) => records::join(a),
-        Command::Check(a) => records::check(a),
-        Command::Copy(a) => records::copy(a),
-        Command::Gen(a) => records::generate(a),
-        Command::Demo(a) => records::demo(a),
-        Command::Devmem(a) => regs::devmem(a),
-        Command::Md(a) => regs::md(a),
+    match cmd {
+        Command::Split(a) => records::split(a, out),
+        Command::Join(a) => records::join(a, out),
+        Command::Check(a) => records::check(a, out),
+        Command::Copy(a) => records::copy(a, out),
+        Command::Gen(a) => records::generate(a, out),
+        Command::Demo(a) => records::demo(a, out),
+        Command::Devmem(a) => regs::devmem(a, out),
+        Command::Md(a) => regs::md(a, out),
         Command::Mw(a) => regs::mw(a),
-        Command::Bench(a) => bench::bench(a),
-    };
-    match r {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("mmkit: {e}");
-            e.exit_code()
-        }
+        Command::Bench(a) => bench::bench(a, out),
     }
 }

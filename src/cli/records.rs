@@ -1,17 +1,20 @@
 //! Command-line definitions for the record-file commands: split, join,
 //! check, copy, gen, demo. The work is done in the library modules.
 
-use crate::error::{Result, exit};
-use crate::layout::LayoutOpts;
-use crate::output::WriteMode;
-use crate::size::{from_str_size, parse_u64};
-use crate::window::{Access, WindowOpts};
+use super::Outcome;
+use crate::error::{Context, Result};
+use crate::num::{num_arg, size_arg};
+use crate::records::copy::Method;
+use crate::records::input::{Access, WindowOpts};
+use crate::records::layout::{Endian, LayoutKind, LayoutOpts};
+use crate::records::output::WriteMode;
+use crate::records::{check, copy, demo, generate, join, split};
 use argh::FromArgs;
+use std::io::Write;
 use std::path::PathBuf;
 
-fn num_arg(s: &str) -> std::result::Result<u64, String> {
-    parse_u64(s).map_err(|e| e.msg)
-}
+/// What a failed write to the output is called.
+const OUT: &str = "cannot write to the output";
 
 /// Adds the layout flags (shared by split, join, check and gen) to a
 /// command struct; argh has no flattening.
@@ -23,19 +26,19 @@ macro_rules! with_layout_flags {
             pub struct $name {
                 $($body)*
                 /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
-                #[argh(option, from_str_fn(from_str_size))]
+                #[argh(option, from_str_fn(size_arg))]
                 pub window: Option<u64>,
                 /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
                 #[argh(switch)]
                 pub lock: bool,
                 /// how input is read: auto (map; buffered reads while records are dense), mmap or read
-                #[argh(option, default = "Access::Auto", from_str_fn(access_mode))]
+                #[argh(option, default = "Access::Auto")]
                 pub access: Access,
             }
         }
 
         impl $name {
-            pub fn window_opts(&self) -> WindowOpts {
+            fn window_opts(&self) -> WindowOpts {
                 WindowOpts {
                     window: self.window,
                     lock: self.lock,
@@ -49,16 +52,16 @@ macro_rules! with_layout_flags {
         pub struct $name {
             $($body)*
             /// record layout: auto (pcap if the magic says so, else seed), seed, pcap or custom
-            #[argh(option, default = "String::from(\"auto\")")]
-            pub layout: String,
+            #[argh(option, default = "LayoutKind::Auto")]
+            pub layout: LayoutKind,
             /// byte order of the record header fields: le (default) or be
             #[argh(option)]
-            pub endian: Option<String>,
+            pub endian: Option<Endian>,
             /// the length field counts the record header too (default: payload only)
             #[argh(switch)]
             pub len_includes_header: bool,
             /// file header length in bytes (seed: 136)
-            #[argh(option, from_str_fn(from_str_size))]
+            #[argh(option, from_str_fn(size_arg))]
             pub header_len: Option<u64>,
             /// record header length in bytes (seed: 12)
             #[argh(option, from_str_fn(num_arg))]
@@ -71,7 +74,7 @@ macro_rules! with_layout_flags {
             pub len_width: Option<u64>,
             /// byte order of the length field (default: --endian)
             #[argh(option)]
-            pub len_endian: Option<String>,
+            pub len_endian: Option<Endian>,
             /// magic (sync word) every record header starts with (seed: 0xEB90146F)
             #[argh(option, from_str_fn(num_arg))]
             pub magic: Option<u64>,
@@ -85,7 +88,7 @@ macro_rules! with_layout_flags {
             #[argh(switch)]
             pub no_magic: bool,
             /// largest sane record, header included (default 64M; pcap: from the snaplen)
-            #[argh(option, from_str_fn(from_str_size))]
+            #[argh(option, from_str_fn(size_arg))]
             pub max_record: Option<u64>,
             /// accept records with an empty payload
             #[argh(switch)]
@@ -93,16 +96,16 @@ macro_rules! with_layout_flags {
         }
 
         impl $name {
-            pub fn layout_opts(&self) -> LayoutOpts {
+            fn layout_opts(&self) -> LayoutOpts {
                 LayoutOpts {
-                    layout: self.layout.clone(),
-                    endian: self.endian.clone(),
+                    layout: self.layout,
+                    endian: self.endian,
                     len_includes_header: self.len_includes_header,
                     header_len: self.header_len,
                     rec_header_len: self.rec_header_len,
                     len_offset: self.len_offset,
                     len_width: self.len_width,
-                    len_endian: self.len_endian.clone(),
+                    len_endian: self.len_endian,
                     magic: self.magic,
                     magic_offset: self.magic_offset,
                     magic_width: self.magic_width,
@@ -130,13 +133,13 @@ with_layout_flags! {
         #[argh(option, short = 'o', default = "PathBuf::from(\".\")")]
         pub out_dir: PathBuf,
         /// largest piece: K/M/G = 1024^n, KB/MB/GB = 1000^n (default 100M)
-        #[argh(option, short = 's', default = "100 << 20", from_str_fn(from_str_size))]
+        #[argh(option, short = 's', default = "100 << 20", from_str_fn(size_arg))]
         pub size: u64,
         /// piece name prefix (default: the input name without its extension)
         #[argh(option)]
         pub prefix: Option<String>,
         /// how pieces are written: kernel (copy_file_range, default) or mmap
-        #[argh(option, default = "WriteMode::default()", from_str_fn(write_mode))]
+        #[argh(option, default = "WriteMode::default()")]
         pub write: WriteMode,
         /// overwrite existing pieces
         #[argh(switch, short = 'f')]
@@ -165,7 +168,7 @@ with_layout_flags! {
         #[argh(option, short = 'o')]
         pub output: PathBuf,
         /// how the output is written: kernel (default) or mmap
-        #[argh(option, default = "WriteMode::default()", from_str_fn(write_mode))]
+        #[argh(option, default = "WriteMode::default()")]
         pub write: WriteMode,
         /// overwrite an existing output
         #[argh(switch, short = 'f')]
@@ -197,16 +200,16 @@ with_layout_flags! {
     name = "copy",
     note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to pread/pwrite; read is plain pread/pwrite; auto = kernel."
 )]
-pub struct CopyArgs {
+pub(super) struct CopyArgs {
     /// the source file
     #[argh(positional)]
     pub src: PathBuf,
     /// the destination file
     #[argh(positional)]
     pub dst: PathBuf,
-    /// mmap, read, kernel or auto (default)
-    #[argh(option, short = 'm', default = "String::from(\"auto\")")]
-    pub method: String,
+    /// mmap, read, kernel or auto (default; = kernel)
+    #[argh(option, short = 'm', default = "Method::Kernel")]
+    pub method: Method,
     /// overwrite an existing destination
     #[argh(switch, short = 'f')]
     pub force: bool,
@@ -214,7 +217,7 @@ pub struct CopyArgs {
     #[argh(switch)]
     pub sync: bool,
     /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
-    #[argh(option, from_str_fn(from_str_size))]
+    #[argh(option, from_str_fn(size_arg))]
     pub window: Option<u64>,
 }
 
@@ -229,7 +232,7 @@ with_layout_flags! {
         #[argh(positional)]
         pub output: PathBuf,
         /// approximate total size (default 64M)
-        #[argh(option, short = 's', default = "64 << 20", from_str_fn(from_str_size))]
+        #[argh(option, short = 's', default = "64 << 20", from_str_fn(size_arg))]
         pub size: u64,
         /// random seed (default 1)
         #[argh(option, default = "1", from_str_fn(num_arg))]
@@ -238,10 +241,10 @@ with_layout_flags! {
         #[argh(switch)]
         pub sparse: bool,
         /// smallest payload (default: pcap 46, seed 16; sparse 64K)
-        #[argh(option, from_str_fn(from_str_size))]
+        #[argh(option, from_str_fn(size_arg))]
         pub min_payload: Option<u64>,
         /// largest payload (default: pcap 1500, seed 4000; sparse 256K)
-        #[argh(option, from_str_fn(from_str_size))]
+        #[argh(option, from_str_fn(size_arg))]
         pub max_payload: Option<u64>,
         /// overwrite an existing file
         #[argh(switch, short = 'f')]
@@ -252,31 +255,23 @@ with_layout_flags! {
 /// gen → split → check → join → compare, in a temporary directory
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "demo")]
-pub struct DemoArgs {
+pub(super) struct DemoArgs {
     /// where to make the temporary directory (default: $TMPDIR or /tmp)
     #[argh(option)]
     pub dir: Option<PathBuf>,
     /// size of the generated files (default 48M)
-    #[argh(option, default = "48 << 20", from_str_fn(from_str_size))]
+    #[argh(option, default = "48 << 20", from_str_fn(size_arg))]
     pub size: u64,
     /// piece size (default 10M)
-    #[argh(option, default = "10 << 20", from_str_fn(from_str_size))]
+    #[argh(option, default = "10 << 20", from_str_fn(size_arg))]
     pub piece: u64,
     /// keep the temporary directory
     #[argh(switch)]
     pub keep: bool,
 }
 
-fn write_mode(s: &str) -> std::result::Result<WriteMode, String> {
-    WriteMode::parse(s).map_err(|e| e.msg)
-}
-
-fn access_mode(s: &str) -> std::result::Result<Access, String> {
-    Access::parse(s).map_err(|e| e.msg)
-}
-
-pub fn split(a: SplitArgs) -> Result<i32> {
-    let opts = crate::split::SplitOpts {
+pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = split::SplitOpts {
         input: a.input.clone(),
         out_dir: a.out_dir.clone(),
         size: a.size,
@@ -288,12 +283,13 @@ pub fn split(a: SplitArgs) -> Result<i32> {
         layout: a.layout_opts(),
         window: a.window_opts(),
     };
-    let r = crate::split::run(&opts)?;
+    let r = split::run(&opts)?;
     let largest = r.pieces.iter().map(|p| p.bytes).max().unwrap_or(0);
     let verb = if a.dry_run { "would write" } else { "wrote" };
     for p in &r.pieces {
         if a.dry_run || log::log_enabled!(log::Level::Debug) {
-            println!(
+            writeln!(
+                out,
                 "{}\t{} bytes\t{} records{}",
                 p.path.display(),
                 p.bytes,
@@ -303,10 +299,12 @@ pub fn split(a: SplitArgs) -> Result<i32> {
                 } else {
                     ""
                 }
-            );
+            )
+            .context(OUT)?;
         }
     }
-    println!(
+    writeln!(
+        out,
         "split {}: {} records, {} bytes ({}); {verb} {} pieces to {} (largest {} bytes, limit {})",
         a.input.display(),
         r.records,
@@ -316,12 +314,13 @@ pub fn split(a: SplitArgs) -> Result<i32> {
         a.out_dir.display(),
         largest,
         a.size
-    );
-    Ok(exit::OK)
+    )
+    .context(OUT)?;
+    Ok(Outcome::Success)
 }
 
-pub fn join(a: JoinArgs) -> Result<i32> {
-    let opts = crate::join::JoinOpts {
+pub(super) fn join(a: JoinArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = join::JoinOpts {
         pieces: a.pieces.clone(),
         output: a.output.clone(),
         write: a.write,
@@ -330,27 +329,34 @@ pub fn join(a: JoinArgs) -> Result<i32> {
         layout: a.layout_opts(),
         window: a.window_opts(),
     };
-    let r = crate::join::run(&opts)?;
-    println!(
+    let r = join::run(&opts)?;
+    writeln!(
+        out,
         "joined {} pieces ({} records, {}) into {} ({} bytes)",
         r.pieces,
         r.records,
         r.layout,
         a.output.display(),
         r.bytes
-    );
-    Ok(exit::OK)
+    )
+    .context(OUT)?;
+    Ok(Outcome::Success)
 }
 
-pub fn check(a: CheckArgs) -> Result<i32> {
-    crate::check::run_many(&a.inputs, &a.layout_opts(), &a.window_opts())
+pub(super) fn check(a: CheckArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let clean = check::run_many(&a.inputs, &a.layout_opts(), &a.window_opts(), out)?;
+    Ok(if clean {
+        Outcome::Success
+    } else {
+        Outcome::Unclean
+    })
 }
 
-pub fn copy(a: CopyArgs) -> Result<i32> {
-    let opts = crate::copy::CopyOpts {
+pub(super) fn copy(a: CopyArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = copy::CopyOpts {
         src: a.src.clone(),
         dst: a.dst.clone(),
-        method: crate::copy::Method::parse(&a.method)?,
+        method: a.method,
         force: a.force,
         sync: a.sync,
         window: WindowOpts {
@@ -359,20 +365,22 @@ pub fn copy(a: CopyArgs) -> Result<i32> {
             access: Access::Mmap,
         },
     };
-    let r = crate::copy::run(&opts)?;
+    let r = copy::run(&opts)?;
     let secs = r.elapsed.as_secs_f64();
-    println!(
+    writeln!(
+        out,
         "copied {} bytes with {} in {:.3} s ({:.1} MiB/s)",
         r.bytes,
         r.method,
         secs,
         r.bytes as f64 / (1 << 20) as f64 / secs.max(1e-9)
-    );
-    Ok(exit::OK)
+    )
+    .context(OUT)?;
+    Ok(Outcome::Success)
 }
 
-pub fn generate(a: GenArgs) -> Result<i32> {
-    let opts = crate::generate::GenOpts {
+pub(super) fn generate(a: GenArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = generate::GenOpts {
         output: a.output.clone(),
         size: a.size,
         seed: a.seed,
@@ -382,23 +390,27 @@ pub fn generate(a: GenArgs) -> Result<i32> {
         force: a.force,
         layout: a.layout_opts(),
     };
-    let r = crate::generate::run(&opts)?;
-    println!(
+    let r = generate::run(&opts)?;
+    writeln!(
+        out,
         "generated {}: {} bytes, {} records, {}{}",
         a.output.display(),
         r.bytes,
         r.records,
         r.layout,
         if a.sparse { ", sparse payloads" } else { "" }
-    );
-    Ok(exit::OK)
+    )
+    .context(OUT)?;
+    Ok(Outcome::Success)
 }
 
-pub fn demo(a: DemoArgs) -> Result<i32> {
-    crate::demo::run(&crate::demo::DemoOpts {
+pub(super) fn demo(a: DemoArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = demo::DemoOpts {
         dir: a.dir,
         size: a.size,
         piece: a.piece,
         keep: a.keep,
-    })
+    };
+    demo::run(&opts, out)?;
+    Ok(Outcome::Success)
 }

@@ -1,10 +1,27 @@
 //! Command-line definitions for register access: devmem, md, mw.
 //! The work is done in [`crate::regs::cmd`].
 
+use super::Outcome;
 use crate::error::{Error, Result};
+use crate::num::{num_arg, parse_num};
+use crate::regs::Width;
 use crate::regs::cmd::{self, DevmemOpts, MdOpts, MwOpts};
+use crate::regs::parse::{AddrSpec, parse_addr_spec, parse_range, parse_width};
 use argh::FromArgs;
+use std::io::Write;
 use std::path::PathBuf;
+
+fn width_arg(s: &str) -> std::result::Result<Width, String> {
+    parse_width(s).map_err(|e| e.msg)
+}
+
+fn addr_spec_arg(s: &str) -> std::result::Result<AddrSpec, String> {
+    parse_addr_spec(s).map_err(|e| e.msg)
+}
+
+fn range_arg(s: &str) -> std::result::Result<(u64, u64), String> {
+    parse_range(s).map_err(|e| e.msg)
+}
 
 /// read or write one register, or a bitfield of it (busybox devmem compatible)
 #[derive(FromArgs, Debug)]
@@ -37,7 +54,7 @@ use std::path::PathBuf;
     ),
     error_code(9, "read-back mismatch after a write")
 )]
-pub struct DevmemArgs {
+pub(super) struct DevmemArgs {
     /// map this file instead of /dev/mem (a UIO device, a PCI BAR's
     /// resourceN, a regular file); ADDR is the offset in it
     #[argh(option, arg_name = "PATH")]
@@ -47,8 +64,8 @@ pub struct DevmemArgs {
     pub no_readback: bool,
     /// address (physical, or offset in --file), optionally with a bitfield
     /// :HI:LO and a value =V
-    #[argh(positional, arg_name = "ADDR")]
-    pub addr: String,
+    #[argh(positional, arg_name = "ADDR", from_str_fn(addr_spec_arg))]
+    pub addr: AddrSpec,
     /// WIDTH (8, 16, 32 = default, 64, or b, h, w, l), then VALUE to write
     /// (no VALUE: read)
     #[argh(positional, arg_name = "WIDTH [VALUE]")]
@@ -76,16 +93,22 @@ pub struct DevmemArgs {
     error_code(7, "bus error: no device answered"),
     error_code(8, "permission refused")
 )]
-pub struct MdArgs {
+pub(super) struct MdArgs {
     /// map this file instead of /dev/mem; addresses are offsets in it
     #[argh(option, arg_name = "PATH")]
     pub file: Option<PathBuf>,
     /// access width: 8, 16, 32 (default), 64 or b, h, w, l
-    #[argh(option, short = 'w', arg_name = "WIDTH")]
-    pub width: Option<String>,
+    #[argh(
+        option,
+        short = 'w',
+        arg_name = "WIDTH",
+        default = "Width::W32",
+        from_str_fn(width_arg)
+    )]
+    pub width: Width,
     /// ADDR, ADDR+LEN or ADDR-END
-    #[argh(positional, arg_name = "RANGE")]
-    pub range: String,
+    #[argh(positional, arg_name = "RANGE", from_str_fn(range_arg))]
+    pub range: (u64, u64),
 }
 
 /// write consecutive values, each read back (like memtool mw)
@@ -106,55 +129,74 @@ pub struct MdArgs {
     error_code(8, "permission refused"),
     error_code(9, "read-back mismatch")
 )]
-pub struct MwArgs {
+pub(super) struct MwArgs {
     /// map this file instead of /dev/mem; ADDR is the offset in it
     #[argh(option, arg_name = "PATH")]
     pub file: Option<PathBuf>,
     /// access width: 8, 16, 32 (default), 64 or b, h, w, l
-    #[argh(option, short = 'w', arg_name = "WIDTH")]
-    pub width: Option<String>,
+    #[argh(
+        option,
+        short = 'w',
+        arg_name = "WIDTH",
+        default = "Width::W32",
+        from_str_fn(width_arg)
+    )]
+    pub width: Width,
     /// do not read back after each write
     #[argh(switch)]
     pub no_readback: bool,
     /// address (physical, or offset in --file)
-    #[argh(positional, arg_name = "ADDR")]
-    pub addr: String,
+    #[argh(positional, arg_name = "ADDR", from_str_fn(num_arg))]
+    pub addr: u64,
     /// values to write at consecutive addresses
-    #[argh(positional, arg_name = "VALUE")]
-    pub values: Vec<String>,
+    #[argh(positional, arg_name = "VALUE", from_str_fn(num_arg))]
+    pub values: Vec<u64>,
 }
 
-pub fn devmem(a: DevmemArgs) -> Result<i32> {
+pub(super) fn devmem(a: DevmemArgs, out: &mut dyn Write) -> Result<Outcome> {
     if a.rest.len() > 2 {
         return Err(Error::usage(format!(
             "devmem: too many arguments ('{}'): usage: devmem ADDR [WIDTH [VALUE]]",
             a.rest[2..].join(" ")
         )));
     }
-    let mut rest = a.rest.into_iter();
-    cmd::devmem(&DevmemOpts {
+    let width = match a.rest.first() {
+        Some(w) => parse_width(w)?,
+        None => Width::W32,
+    };
+    let value = match a.rest.get(1) {
+        Some(v) => Some(parse_num(v)?),
+        None => None,
+    };
+    let opts = DevmemOpts {
         file: a.file,
         no_readback: a.no_readback,
-        addr: a.addr,
-        width: rest.next(),
-        value: rest.next(),
-    })
+        spec: a.addr,
+        width,
+        value,
+    };
+    cmd::devmem(&opts, out)?;
+    Ok(Outcome::Success)
 }
 
-pub fn md(a: MdArgs) -> Result<i32> {
-    cmd::md(&MdOpts {
+pub(super) fn md(a: MdArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = MdOpts {
         file: a.file,
         range: a.range,
         width: a.width,
-    })
+    };
+    cmd::md(&opts, out)?;
+    Ok(Outcome::Success)
 }
 
-pub fn mw(a: MwArgs) -> Result<i32> {
-    cmd::mw(&MwOpts {
+pub(super) fn mw(a: MwArgs) -> Result<Outcome> {
+    let opts = MwOpts {
         file: a.file,
         no_readback: a.no_readback,
         addr: a.addr,
         values: a.values,
         width: a.width,
-    })
+    };
+    cmd::mw(&opts)?;
+    Ok(Outcome::Success)
 }

@@ -1,15 +1,18 @@
 //! The register accesses themselves: one `read_volatile`/`write_volatile`
 //! of exactly the requested width on an aligned address inside a live
-//! mapping. Nothing else in mmkit dereferences a register pointer.
+//! [`Mapping`]. Nothing else in mmkit dereferences a register pointer.
 //!
 //! A 64-bit access on a 32-bit CPU (MIPS32, ARMv5/v7) is done as two 32-bit
 //! accesses, the lower address first (on little-endian CPUs that is the low
 //! word, on big-endian MIPS the high word). It is not atomic: a 64-bit
 //! counter can carry between the halves. On 64-bit CPUs it is one access.
 
+use crate::sys::fault;
+use crate::sys::map::Mapping;
+
 /// An access width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Width {
+pub(crate) enum Width {
     W8,
     W16,
     W32,
@@ -17,7 +20,7 @@ pub enum Width {
 }
 
 impl Width {
-    pub fn from_bits(bits: u32) -> Option<Width> {
+    pub(crate) fn from_bits(bits: u32) -> Option<Width> {
         match bits {
             8 => Some(Width::W8),
             16 => Some(Width::W16),
@@ -26,10 +29,10 @@ impl Width {
             _ => None,
         }
     }
-    pub fn bits(self) -> u32 {
+    pub(crate) fn bits(self) -> u32 {
         self.bytes() as u32 * 8
     }
-    pub fn bytes(self) -> usize {
+    pub(crate) fn bytes(self) -> usize {
         match self {
             Width::W8 => 1,
             Width::W16 => 2,
@@ -38,7 +41,7 @@ impl Width {
         }
     }
     /// The largest value of this width.
-    pub fn max(self) -> u64 {
+    pub(crate) fn max(self) -> u64 {
         if self == Width::W64 {
             u64::MAX
         } else {
@@ -46,45 +49,45 @@ impl Width {
         }
     }
     /// Hex digits that show this width (busybox: WIDTH/4).
-    pub fn digits(self) -> usize {
+    pub(crate) fn digits(self) -> usize {
         self.bytes() * 2
     }
 }
 
-/// How a 64-bit access is performed on this CPU (for messages and --help).
-pub const ACCESS64: &str = if cfg!(target_pointer_width = "64") {
-    "one 64-bit access"
-} else {
-    "two 32-bit accesses, lower address first (not atomic)"
-};
-
-/// Read `w` bits at `p`.
-///
-/// # Safety
-/// `p` must be aligned to `w`, and `[p, p + w.bytes())` must lie inside a
-/// live mapping that is readable (a register page or a mapped file range).
-pub unsafe fn read(p: *const u8, w: Width) -> u64 {
-    debug_assert_eq!(p as usize % w.bytes(), 0);
-    // SAFETY (all arms): the caller guarantees alignment and a live readable
-    // mapping of w.bytes() bytes at p.
-    unsafe {
+/// One volatile read of `w` bits at byte `off` of the register mapping
+/// `m`: None when `[off, off + w)` is not inside it or `off` is not aligned
+/// to `w` (the mapping starts on a page, so an aligned offset is an aligned
+/// address).
+pub(crate) fn read(m: &Mapping, off: usize, w: Width) -> Option<u64> {
+    if !off.is_multiple_of(w.bytes()) {
+        return None;
+    }
+    let p = m.reg_ptr(off, w.bytes())?;
+    fault::access_begin(p);
+    // SAFETY: p is aligned to w and inside the live mapping m (checked
+    // above); a bus error there is caught by m's fault registration.
+    let v = unsafe {
         match w {
             Width::W8 => std::ptr::read_volatile(p) as u64,
             Width::W16 => std::ptr::read_volatile(p as *const u16) as u64,
             Width::W32 => std::ptr::read_volatile(p as *const u32) as u64,
             Width::W64 => read64(p),
         }
-    }
+    };
+    fault::access_end();
+    Some(v)
 }
 
-/// Write the low `w` bits of `v` at `p`.
-///
-/// # Safety
-/// As for [`read`], and the mapping must be writable.
-pub unsafe fn write(p: *mut u8, w: Width, v: u64) {
-    debug_assert_eq!(p as usize % w.bytes(), 0);
-    // SAFETY (all arms): the caller guarantees alignment and a live writable
-    // mapping of w.bytes() bytes at p.
+/// One volatile write of the low `w` bits of `v` at byte `off` of `m`:
+/// None when out of range, unaligned, or `m` is read-only.
+pub(crate) fn write(m: &Mapping, off: usize, w: Width, v: u64) -> Option<()> {
+    if !off.is_multiple_of(w.bytes()) || !m.is_writable() {
+        return None;
+    }
+    let p = m.reg_ptr(off, w.bytes())?;
+    fault::access_begin(p);
+    // SAFETY: p is aligned to w and inside the live, writable mapping m
+    // (checked above); a bus error there is caught by m's registration.
     unsafe {
         match w {
             Width::W8 => std::ptr::write_volatile(p, v as u8),
@@ -93,6 +96,8 @@ pub unsafe fn write(p: *mut u8, w: Width, v: u64) {
             Width::W64 => write64(p, v),
         }
     }
+    fault::access_end();
+    Some(())
 }
 
 #[cfg(target_pointer_width = "64")]
@@ -140,6 +145,7 @@ unsafe fn write64(p: *mut u8, v: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::map::{Spec, test_file};
 
     #[test]
     fn widths() {
@@ -151,23 +157,29 @@ mod tests {
 
     #[test]
     fn volatile_round_trip_in_native_order() {
-        let mut buf = [0u64; 2];
-        let p = buf.as_mut_ptr() as *mut u8;
+        let (p, f) = test_file("access", 4096, 0);
+        let spec = Spec {
+            offset: 0,
+            len: 4096,
+            writable: true,
+            populate: false,
+        };
+        let m = Mapping::new(&f, spec, fault::Role::FileRegister, &p).unwrap();
         for (w, v) in [
             (Width::W8, 0xA5u64),
             (Width::W16, 0xBEEF),
             (Width::W32, 0xDEAD_BEEF),
             (Width::W64, 0x0123_4567_89AB_CDEF),
         ] {
-            // SAFETY: p points into buf, 8-aligned, 16 bytes long.
-            let r = unsafe {
-                write(p.add(8), w, v);
-                read(p.add(8), w)
-            };
-            assert_eq!(r, v);
+            write(&m, 8, w, v).unwrap();
+            assert_eq!(read(&m, 8, w), Some(v));
         }
         // The 64-bit value sits in memory in native byte order, whatever
         // the CPU does to perform the access.
-        assert_eq!(buf[1], 0x0123_4567_89AB_CDEF);
+        assert_eq!(m.bytes()[8..16], 0x0123_4567_89AB_CDEFu64.to_ne_bytes());
+        assert_eq!(read(&m, 9, Width::W16), None, "unaligned");
+        assert_eq!(read(&m, 4092, Width::W64), None, "past the end");
+        drop(m);
+        let _ = std::fs::remove_file(&p);
     }
 }

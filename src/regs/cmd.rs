@@ -1,59 +1,49 @@
 //! The register commands: `devmem` (busybox compatible, plus bitfields),
 //! `md` (memory display) and `mw` (memory write), on /dev/mem or a file.
 
-use super::parse::{self, Field};
-use super::{Target, Width, dump, too_wide, unaligned};
-use crate::error::{Error, Kind, Result, exit};
+use super::parse::{AddrSpec, Field};
+use super::{RegMap, Target, Width, dump, too_wide, unaligned};
+use crate::error::{Context, Error, Kind, Result};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// `devmem ADDR[:HI[:LO]][=V] [WIDTH [VALUE]]`.
-#[derive(Debug, Default)]
-pub struct DevmemOpts {
-    pub file: Option<PathBuf>,
-    pub no_readback: bool,
-    pub addr: String,
-    pub width: Option<String>,
-    pub value: Option<String>,
+/// `devmem ADDR[:HI[:LO]][=V] [WIDTH [VALUE]]`, parsed.
+#[derive(Debug)]
+pub(crate) struct DevmemOpts {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) no_readback: bool,
+    pub(crate) spec: AddrSpec,
+    pub(crate) width: Width,
+    /// The VALUE argument (the value may also come as ADDR=V in `spec`).
+    pub(crate) value: Option<u64>,
 }
 
-/// `md ADDR[+LEN|-END] [-w WIDTH]`.
-#[derive(Debug, Default)]
-pub struct MdOpts {
-    pub file: Option<PathBuf>,
-    pub range: String,
-    pub width: Option<String>,
+/// `md ADDR[+LEN|-END] [-w WIDTH]`, parsed.
+#[derive(Debug)]
+pub(crate) struct MdOpts {
+    pub(crate) file: Option<PathBuf>,
+    /// Start and length in bytes.
+    pub(crate) range: (u64, u64),
+    pub(crate) width: Width,
 }
 
-/// `mw ADDR VALUE... [-w WIDTH]`.
-#[derive(Debug, Default)]
-pub struct MwOpts {
-    pub file: Option<PathBuf>,
-    pub no_readback: bool,
-    pub addr: String,
-    pub values: Vec<String>,
-    pub width: Option<String>,
-}
-
-fn width_or_default(w: &Option<String>) -> Result<Width> {
-    match w {
-        Some(s) => parse::parse_width(s),
-        None => Ok(Width::W32),
-    }
+/// `mw ADDR VALUE... [-w WIDTH]`, parsed.
+#[derive(Debug)]
+pub(crate) struct MwOpts {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) no_readback: bool,
+    pub(crate) addr: u64,
+    pub(crate) values: Vec<u64>,
+    pub(crate) width: Width,
 }
 
 fn hex(v: u64, digits: usize) -> String {
     format!("0x{v:0digits$X}")
 }
 
-/// Print to stdout; a closed pipe (`| head`) is not an error.
-fn out(s: &str) -> Result<bool> {
-    let mut o = std::io::stdout().lock();
-    match writeln!(o, "{s}").and_then(|_| o.flush()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(Error::io("cannot write to stdout", e)),
-    }
+/// One line of output.
+fn say(out: &mut dyn Write, s: &str) -> Result<()> {
+    writeln!(out, "{s}").context("cannot write to the output")
 }
 
 fn mismatch(t: &Target, addr: u64, w: Width, wrote: u64, read: u64) -> Error {
@@ -72,24 +62,24 @@ fn mismatch(t: &Target, addr: u64, w: Width, wrote: u64, read: u64) -> Error {
     )
 }
 
-/// Run `devmem`; returns the exit code.
-pub fn devmem(o: &DevmemOpts) -> Result<i32> {
-    let spec = parse::parse_addr_spec(&o.addr)?;
-    let w = width_or_default(&o.width)?;
-    let value = match (spec.value, &o.value) {
+/// Run `devmem`.
+pub(crate) fn devmem(o: &DevmemOpts, out: &mut dyn Write) -> Result<()> {
+    let spec = o.spec;
+    let w = o.width;
+    let value = match (spec.value, o.value) {
         (Some(_), Some(_)) => {
             return Err(Error::usage(
                 "give the value either as ADDR=VALUE or as the VALUE argument, not both",
             ));
         }
         (Some(v), None) => Some(v),
-        (None, Some(s)) => Some(parse::parse_num(s)?),
+        (None, Some(v)) => Some(v),
         (None, None) => None,
     };
     if let Some(f) = spec.field {
         f.check(w)?;
     }
-    if spec.addr % w.bytes() as u64 != 0 {
+    if !spec.addr.is_multiple_of(w.bytes() as u64) {
         return Err(unaligned(spec.addr, w));
     }
     if let Some(v) = value {
@@ -112,7 +102,7 @@ pub fn devmem(o: &DevmemOpts) -> Result<i32> {
     match (spec.field, value) {
         (None, None) => {
             let v = m.read(a, w)?;
-            out(&hex(v, w.digits()))?;
+            say(out, &hex(v, w.digits()))?;
         }
         (None, Some(v)) => {
             m.write(a, w, v)?;
@@ -125,11 +115,11 @@ pub fn devmem(o: &DevmemOpts) -> Result<i32> {
         }
         (Some(f), None) => {
             let r = m.read(a, w)?;
-            out(&hex(f.get(r), field_digits(f)))?;
+            say(out, &hex(f.get(r), field_digits(f)))?;
         }
-        (Some(f), Some(v)) => return rmw(&t, &m, a, w, f, v, o.no_readback),
+        (Some(f), Some(v)) => return rmw(&t, &m, a, w, f, v, o.no_readback, out),
     }
-    Ok(exit::OK)
+    Ok(())
 }
 
 fn field_digits(f: Field) -> usize {
@@ -137,15 +127,17 @@ fn field_digits(f: Field) -> usize {
 }
 
 /// Read-modify-write of a bitfield; prints old, new and read-back values.
+#[allow(clippy::too_many_arguments)]
 fn rmw(
     t: &Target,
-    m: &super::RegMap,
+    m: &RegMap,
     a: u64,
     w: Width,
     f: Field,
     v: u64,
     no_readback: bool,
-) -> Result<i32> {
+    out: &mut dyn Write,
+) -> Result<()> {
     let show = |label: &str, reg: u64| {
         format!(
             "{label:<10} {} {f}={}",
@@ -156,14 +148,14 @@ fn rmw(
     let old = m.read(a, w)?;
     let new = f.set(old, v);
     m.write(a, w, new)?;
-    out(&show("old:", old))?;
-    out(&show("new:", new))?;
+    say(out, &show("old:", old))?;
+    say(out, &show("new:", new))?;
     if no_readback {
-        out("read-back: skipped (--no-readback)")?;
-        return Ok(exit::OK);
+        say(out, "read-back: skipped (--no-readback)")?;
+        return Ok(());
     }
     let r = m.read(a, w)?;
-    out(&show("read-back:", r))?;
+    say(out, &show("read-back:", r))?;
     if f.get(r) != v {
         return Err(mismatch(t, a, w, new, r).hint(format!(
             "the field {f} reads back as {} instead of {}; use --no-readback for write-only or self-clearing bits",
@@ -171,16 +163,16 @@ fn rmw(
             hex(v, field_digits(f))
         )));
     }
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// Bytes mapped at a time by `md`.
 const MD_CHUNK: u64 = 64 << 10;
 
-/// Run `md`; returns the exit code.
-pub fn md(o: &MdOpts) -> Result<i32> {
-    let (start, mut len) = parse::parse_range(&o.range)?;
-    let w = width_or_default(&o.width)?;
+/// Run `md`.
+pub(crate) fn md(o: &MdOpts, out: &mut dyn Write) -> Result<()> {
+    let (start, mut len) = o.range;
+    let w = o.width;
     let wb = w.bytes() as u64;
     if start % wb != 0 {
         return Err(unaligned(start, w));
@@ -210,7 +202,7 @@ pub fn md(o: &MdOpts) -> Result<i32> {
     }
     let end = start + len;
     let digits = dump::addr_digits(end);
-    let chunk = MD_CHUNK.max(crate::diag::page_size() as u64);
+    let chunk = MD_CHUNK.max(crate::sys::page_size() as u64);
     let mut cs = start;
     while cs < end {
         let ce = end.min(cs + chunk);
@@ -224,26 +216,23 @@ pub fn md(o: &MdOpts) -> Result<i32> {
                 vals.push(m.read(p, w)?);
                 p += wb;
             }
-            if !out(&dump::line(a, digits, w, &vals))? {
-                return Ok(exit::OK);
-            }
+            say(out, &dump::line(a, digits, w, &vals))?;
             a = le;
         }
         cs = ce;
     }
-    Ok(exit::OK)
+    Ok(())
 }
 
-/// Run `mw`; returns the exit code.
-pub fn mw(o: &MwOpts) -> Result<i32> {
-    let addr = parse::parse_num(&o.addr)?;
-    let w = width_or_default(&o.width)?;
+/// Run `mw`.
+pub(crate) fn mw(o: &MwOpts) -> Result<()> {
+    let addr = o.addr;
+    let w = o.width;
     if o.values.is_empty() {
         return Err(Error::usage("mw: give at least one VALUE to write"));
     }
-    let mut vals = Vec::with_capacity(o.values.len());
-    for s in &o.values {
-        let v = parse::parse_num(s)?;
+    let vals = &o.values;
+    for &v in vals {
         if v > w.max() {
             return Err(too_wide(
                 v,
@@ -251,9 +240,8 @@ pub fn mw(o: &MwOpts) -> Result<i32> {
                 &format!("the {}-bit width", w.bits()),
             ));
         }
-        vals.push(v);
     }
-    if addr % w.bytes() as u64 != 0 {
+    if !addr.is_multiple_of(w.bytes() as u64) {
         return Err(unaligned(addr, w));
     }
     let total = (vals.len() as u64)
@@ -288,5 +276,5 @@ pub fn mw(o: &MwOpts) -> Result<i32> {
         )
         .hint(hint));
     }
-    Ok(exit::OK)
+    Ok(())
 }

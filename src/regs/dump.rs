@@ -10,10 +10,10 @@
 use super::Width;
 
 /// Bytes shown per line.
-pub const LINE: usize = 16;
+pub(crate) const LINE: usize = 16;
 
 /// The bytes of a `w`-wide value as they lie in memory on this CPU.
-pub fn mem_bytes(v: u64, w: Width) -> Vec<u8> {
+pub(crate) fn mem_bytes(v: u64, w: Width) -> Vec<u8> {
     let n = w.bytes();
     if cfg!(target_endian = "little") {
         v.to_le_bytes()[..n].to_vec()
@@ -23,7 +23,7 @@ pub fn mem_bytes(v: u64, w: Width) -> Vec<u8> {
 }
 
 /// Digits of the address column for a dump ending before `end`: at least 8.
-pub fn addr_digits(end: u64) -> usize {
+pub(crate) fn addr_digits(end: u64) -> usize {
     let last = end.saturating_sub(1);
     let digits = (64 - last.leading_zeros() as usize).div_ceil(4);
     digits.max(8)
@@ -31,7 +31,7 @@ pub fn addr_digits(end: u64) -> usize {
 
 /// One line: `addr`, then `vals` (at most LINE / w.bytes()), padded so the
 /// ASCII column of a short last line lines up with the others.
-pub fn line(addr: u64, digits: usize, w: Width, vals: &[u64]) -> String {
+pub(crate) fn line(addr: u64, digits: usize, w: Width, vals: &[u64]) -> String {
     let per_line = LINE / w.bytes();
     let vd = w.digits();
     let mut s = format!("{addr:0digits$x}:");

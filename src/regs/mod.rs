@@ -6,9 +6,9 @@
 //! address is the offset in the file. [`Target::map`] maps the pages that
 //! cover an access with `MAP_SHARED` (64-bit offsets on every target, so
 //! physical addresses above 4 GiB work on 32-bit CPUs) and registers the
-//! mapping with [`crate::diag`], so a bus error (no device answered, or a
-//! page past the end of a file) prints the address and exits with code 7
-//! instead of dumping core. [`RegMap::read`]/[`RegMap::write`] check bounds
+//! mapping with the fault handler (it is a [`Mapping`]), so a bus error (no
+//! device answered, or a page past the end of a file) prints the address
+//! and exits with the bus-error code instead of dumping core. [`RegMap::read`]/[`RegMap::write`] check bounds
 //! and alignment, then do one volatile access of exactly the asked width
 //! ([`access`]).
 //!
@@ -18,23 +18,24 @@
 //! `MMKIT_REGS_TEST=drop-writes` skips the stores (a register that ignores
 //! writes, to provoke a read-back mismatch).
 
-pub mod access;
-pub mod cmd;
-pub mod dump;
-pub mod explain;
-pub mod parse;
+mod access;
+pub(crate) mod cmd;
+mod dump;
+mod explain;
+pub(crate) mod parse;
 
-pub use access::Width;
+pub(crate) use access::Width;
 
-use crate::diag::{self, RegionGuard, RegionKind};
 use crate::error::{Error, Result};
-use memmap2::{MmapOptions, MmapRaw};
+use crate::sys::fault::Role;
+use crate::sys::map::{Mapping, Spec};
+use nix::errno::Errno;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The physical-memory device.
-pub const DEV_MEM: &str = "/dev/mem";
+const DEV_MEM: &str = "/dev/mem";
 
 fn test_hook(name: &str) -> bool {
     std::env::var("MMKIT_REGS_TEST")
@@ -43,7 +44,7 @@ fn test_hook(name: &str) -> bool {
 }
 
 /// The register space: /dev/mem or a `--file`.
-pub struct Target {
+pub(crate) struct Target {
     path: PathBuf,
     file: File,
     /// Addresses are physical (the /dev/mem device), not file offsets.
@@ -56,7 +57,7 @@ pub struct Target {
 impl Target {
     /// Open `file` (or the physical-memory device when None) read-only, or
     /// read-write when `write`, with O_SYNC.
-    pub fn open(file: Option<&Path>, write: bool) -> Result<Target> {
+    pub(crate) fn open(file: Option<&Path>, write: bool) -> Result<Target> {
         let (path, phys) = match file {
             Some(p) => (p.to_path_buf(), p == Path::new(DEV_MEM)),
             None => (
@@ -69,10 +70,10 @@ impl Target {
         let f = OpenOptions::new()
             .read(true)
             .write(write)
-            .custom_flags(libc::O_SYNC)
+            .custom_flags(nix::fcntl::OFlag::O_SYNC.bits())
             .open(&path)
             .map_err(|e| {
-                let n = e.raw_os_error().unwrap_or(0);
+                let n = Errno::from_raw(e.raw_os_error().unwrap_or(0));
                 let what = if write {
                     "cannot open for writing"
                 } else {
@@ -111,17 +112,17 @@ impl Target {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Size of a regular file; None for a device.
-    pub fn size(&self) -> Option<u64> {
+    pub(crate) fn size(&self) -> Option<u64> {
         self.size
     }
 
     /// "physical 0x1000" or "offset 0x1000 of PATH", for messages.
-    pub fn describe(&self, addr: u64) -> String {
+    pub(crate) fn describe(&self, addr: u64) -> String {
         if self.phys {
             format!("physical 0x{addr:X}")
         } else {
@@ -131,7 +132,7 @@ impl Target {
 
     /// Refuse `[addr, addr+len)` when it runs past the end of a regular
     /// file: touching a page past the end is a bus error.
-    pub fn check_range(&self, addr: u64, len: u64) -> Result<()> {
+    pub(crate) fn check_range(&self, addr: u64, len: u64) -> Result<()> {
         let Some(size) = self.size else { return Ok(()) };
         let end = addr.checked_add(len);
         if end.is_some_and(|e| e <= size) || test_hook("past-eof") {
@@ -145,8 +146,8 @@ impl Target {
     }
 
     /// Map the pages covering `[addr, addr+len)`.
-    pub fn map(&self, addr: u64, len: usize) -> Result<RegMap> {
-        let page = diag::page_size() as u64;
+    pub(crate) fn map(&self, addr: u64, len: usize) -> Result<RegMap> {
+        let page = crate::sys::page_size() as u64;
         let base = addr - addr % page;
         let end = addr
             .checked_add(len as u64)
@@ -154,29 +155,26 @@ impl Target {
         let map_len = (end - base).div_ceil(page) * page;
         let map_len = usize::try_from(map_len)
             .map_err(|_| Error::usage(format!("{len} bytes do not fit this address space")))?;
-        let mut opts = MmapOptions::new();
-        opts.offset(base).len(map_len);
-        let r = if self.writable {
-            opts.map_raw(&self.file)
+        let role = if self.phys {
+            Role::PhysRegister
         } else {
-            opts.map_raw_read_only(&self.file)
+            Role::FileRegister
         };
-        let map = r.map_err(|e| {
-            let n = e.raw_os_error().unwrap_or(0);
+        let spec = Spec {
+            offset: base,
+            len: map_len,
+            writable: self.writable,
+            populate: false,
+        };
+        let map = Mapping::new(&self.file, spec, role, &self.path).map_err(|e| {
+            let n = Errno::from_raw(e.raw_os_error().unwrap_or(0));
             Error::io(format!("cannot map {}", self.describe(base)), e)
                 .hint(explain::map(n, self.phys, base, map_len))
         })?;
-        let kind = if self.phys {
-            RegionKind::PhysRegister
-        } else {
-            RegionKind::FileRegister
-        };
-        let guard = diag::guard(map.as_ptr(), map_len, kind, base, &self.path);
         log::debug!(
-            "regs: mapped {map_len} bytes of {} at {} to {:p} ({})",
+            "regs: mapped {map_len} bytes of {} at {} ({})",
             self.path.display(),
             self.describe(base),
-            map.as_ptr(),
             if self.writable {
                 "read-write"
             } else {
@@ -184,74 +182,59 @@ impl Target {
             }
         );
         Ok(RegMap {
-            _guard: guard,
             map,
             base,
-            len: map_len,
             writable: self.writable,
             drop_writes: test_hook("drop-writes"),
         })
     }
 }
 
-/// A live mapping of register pages. The guard is declared first so it is
-/// unregistered before the pages are unmapped.
-pub struct RegMap {
-    _guard: RegionGuard,
-    map: MmapRaw,
+/// A live, guarded mapping of register pages.
+pub(crate) struct RegMap {
+    map: Mapping,
     /// Address (physical or file offset) of the first mapped byte.
     base: u64,
-    len: usize,
     writable: bool,
     drop_writes: bool,
 }
 
 impl RegMap {
-    /// Pointer to `addr`, checked to be inside the mapping and aligned.
-    fn ptr(&self, addr: u64, w: Width) -> Result<*mut u8> {
-        let bytes = w.bytes() as u64;
-        if !addr.is_multiple_of(bytes) {
+    /// The offset of `addr` in the mapping, checked to be aligned.
+    fn offset(&self, addr: u64, w: Width) -> Result<usize> {
+        if !addr.is_multiple_of(w.bytes() as u64) {
             return Err(unaligned(addr, w));
         }
-        let off = addr
-            .checked_sub(self.base)
-            .filter(|o| o.checked_add(bytes).is_some_and(|e| e <= self.len as u64))
-            .ok_or_else(|| Error::usage(format!("0x{addr:X} is outside the mapped range")))?;
-        // SAFETY: off + bytes <= len, so the pointer stays inside the mapping.
-        Ok(unsafe { self.map.as_mut_ptr().add(off as usize) })
+        addr.checked_sub(self.base)
+            .and_then(|off| usize::try_from(off).ok())
+            .ok_or_else(|| self.outside(addr))
+    }
+
+    fn outside(&self, addr: u64) -> Error {
+        Error::usage(format!("0x{addr:X} is outside the mapped range"))
     }
 
     /// One volatile read of width `w` at `addr`.
-    pub fn read(&self, addr: u64, w: Width) -> Result<u64> {
-        let p = self.ptr(addr, w)?;
-        diag::access_begin(p);
-        // SAFETY: p is aligned to w and inside this live, readable mapping;
-        // a bus error there is caught by the registered guard.
-        let v = unsafe { access::read(p, w) };
-        diag::access_end();
-        Ok(v)
+    pub(crate) fn read(&self, addr: u64, w: Width) -> Result<u64> {
+        let off = self.offset(addr, w)?;
+        access::read(&self.map, off, w).ok_or_else(|| self.outside(addr))
     }
 
     /// One volatile write of width `w` at `addr`.
-    pub fn write(&self, addr: u64, w: Width, v: u64) -> Result<()> {
+    pub(crate) fn write(&self, addr: u64, w: Width, v: u64) -> Result<()> {
         if !self.writable {
             return Err(Error::usage("internal: write through a read-only mapping"));
         }
-        let p = self.ptr(addr, w)?;
+        let off = self.offset(addr, w)?;
         if self.drop_writes {
             return Ok(());
         }
-        diag::access_begin(p);
-        // SAFETY: p is aligned to w and inside this live mapping, which was
-        // mapped PROT_READ|PROT_WRITE (writable checked above).
-        unsafe { access::write(p, w, v) };
-        diag::access_end();
-        Ok(())
+        access::write(&self.map, off, w, v).ok_or_else(|| self.outside(addr))
     }
 }
 
 /// The error for an address not aligned to its access width.
-pub fn unaligned(addr: u64, w: Width) -> Error {
+pub(crate) fn unaligned(addr: u64, w: Width) -> Error {
     Error::usage(format!(
         "address 0x{addr:X} is not aligned to the {}-bit width (it must be a multiple of {})",
         w.bits(),
@@ -262,7 +245,7 @@ pub fn unaligned(addr: u64, w: Width) -> Error {
 
 /// The error for a value wider than its destination (`what`: "the 8-bit
 /// width", "the field [7:4]").
-pub fn too_wide(v: u64, bits: u32, what: &str) -> Error {
+pub(crate) fn too_wide(v: u64, bits: u32, what: &str) -> Error {
     let max = if bits >= 64 {
         u64::MAX
     } else {

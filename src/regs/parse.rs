@@ -4,41 +4,12 @@
 
 use super::Width;
 use crate::error::{Error, Result};
-
-/// Parse an unsigned number the way busybox `devmem` does (C `strtoull`
-/// with base 0, strict): `0x`/`0X` hexadecimal, a leading `0` octal,
-/// otherwise decimal. No sign, no spaces, no trailing characters, no
-/// overflow.
-pub fn parse_num(s: &str) -> Result<u64> {
-    let bad = |why: &str| Error::usage(format!("bad number '{s}': {why}"));
-    let first = s.chars().next().ok_or_else(|| bad("empty"))?;
-    if !first.is_ascii_alphanumeric() {
-        return Err(bad(
-            "expected 0x hex, 0 octal or decimal digits (no sign or spaces)",
-        ));
-    }
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8)
-    } else {
-        (s, 10)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        let what = match radix {
-            16 => "not a hexadecimal number",
-            8 => "a leading 0 means octal (digits 0-7)",
-            _ => "not a number",
-        };
-        return Err(bad(what));
-    }
-    u64::from_str_radix(digits, radix).map_err(|_| bad("too large for 64 bits"))
-}
+use crate::num::parse_num;
 
 /// Parse a WIDTH argument like busybox: a decimal bit count (8, 16, 32,
 /// 64) or one letter `b` (8), `h` (16), `w` (32), `l` (C `long`: 32 bits on
 /// 32-bit CPUs, 64 on 64-bit ones, as in busybox), in either case.
-pub fn parse_width(s: &str) -> Result<Width> {
+pub(crate) fn parse_width(s: &str) -> Result<Width> {
     let bad = || {
         Error::usage(format!(
             "bad width '{s}': use 8, 16, 32 or 64 (or b, h, w, l)"
@@ -65,18 +36,18 @@ pub fn parse_width(s: &str) -> Result<Width> {
 
 /// A bit range `HI..=LO` inside a register (`HI >= LO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field {
-    pub hi: u32,
-    pub lo: u32,
+pub(crate) struct Field {
+    pub(crate) hi: u32,
+    pub(crate) lo: u32,
 }
 
 impl Field {
     /// Number of bits in the field.
-    pub fn bits(self) -> u32 {
+    pub(crate) fn bits(self) -> u32 {
         self.hi - self.lo + 1
     }
     /// The field's bits in place (e.g. 7:4 → 0xF0).
-    pub fn mask(self) -> u64 {
+    pub(crate) fn mask(self) -> u64 {
         let ones = if self.bits() >= 64 {
             u64::MAX
         } else {
@@ -85,19 +56,19 @@ impl Field {
         ones << self.lo
     }
     /// Extract the field from a register value.
-    pub fn get(self, reg: u64) -> u64 {
+    pub(crate) fn get(self, reg: u64) -> u64 {
         (reg & self.mask()) >> self.lo
     }
     /// Replace the field in `reg` by `v` (which must fit the field).
-    pub fn set(self, reg: u64, v: u64) -> u64 {
+    pub(crate) fn set(self, reg: u64, v: u64) -> u64 {
         (reg & !self.mask()) | ((v << self.lo) & self.mask())
     }
     /// The largest value the field holds.
-    pub fn max(self) -> u64 {
+    pub(crate) fn max(self) -> u64 {
         self.mask() >> self.lo
     }
     /// Check the field against an access width.
-    pub fn check(self, w: Width) -> Result<()> {
+    pub(crate) fn check(self, w: Width) -> Result<()> {
         if self.hi >= w.bits() {
             return Err(Error::usage(format!(
                 "bit {} is outside a {}-bit register (bits {}..0)",
@@ -118,15 +89,15 @@ impl std::fmt::Display for Field {
 
 /// A parsed `ADDR[:HI[:LO]][=VALUE]` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddrSpec {
-    pub addr: u64,
-    pub field: Option<Field>,
-    pub value: Option<u64>,
+pub(crate) struct AddrSpec {
+    pub(crate) addr: u64,
+    pub(crate) field: Option<Field>,
+    pub(crate) value: Option<u64>,
 }
 
 /// Parse `ADDR`, `ADDR=V`, `ADDR:BIT`, `ADDR:HI:LO` and `ADDR:HI:LO=V`
 /// (rwmem style). Bit numbers and V use the same number syntax as ADDR.
-pub fn parse_addr_spec(s: &str) -> Result<AddrSpec> {
+pub(crate) fn parse_addr_spec(s: &str) -> Result<AddrSpec> {
     let (left, value) = match s.split_once('=') {
         Some((l, v)) => (l, Some(parse_num(v)?)),
         None => (s, None),
@@ -171,14 +142,14 @@ fn parse_bit(b: &str, whole: &str) -> Result<u32> {
 }
 
 /// Default `md` length when only ADDR is given (as memtool).
-pub const DEFAULT_MD_LEN: u64 = 0x100;
+pub(crate) const DEFAULT_MD_LEN: u64 = 0x100;
 
 /// Parse an `md` range: `ADDR` (DEFAULT_MD_LEN bytes), `ADDR+LEN` (LEN with
 /// K/M/G suffixes) or `ADDR-END` (END inclusive, as memtool and barebox).
 /// Returns (start, length in bytes).
-pub fn parse_range(s: &str) -> Result<(u64, u64)> {
+pub(crate) fn parse_range(s: &str) -> Result<(u64, u64)> {
     let (start, len) = if let Some((a, l)) = s.split_once('+') {
-        (parse_num(a)?, crate::size::parse_size(l)?)
+        (parse_num(a)?, crate::num::parse_size(l)?)
     } else if let Some((a, e)) = s.split_once('-') {
         let a = parse_num(a)?;
         let e = parse_num(e)?;
@@ -206,34 +177,6 @@ pub fn parse_range(s: &str) -> Result<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_like_busybox() {
-        assert_eq!(parse_num("0x1000").unwrap(), 0x1000);
-        assert_eq!(parse_num("0XfF").unwrap(), 255);
-        assert_eq!(parse_num("010").unwrap(), 8);
-        assert_eq!(parse_num("0").unwrap(), 0);
-        assert_eq!(parse_num("4096").unwrap(), 4096);
-        assert_eq!(parse_num("0xFFFFFFFFFFFFFFFF").unwrap(), u64::MAX);
-        assert_eq!(parse_num("18446744073709551615").unwrap(), u64::MAX);
-        for bad in [
-            "",
-            "0x",
-            "08",
-            "-1",
-            "+1",
-            " 1",
-            "1 ",
-            "12a",
-            "0x1g",
-            "0x10000000000000000",
-            "18446744073709551616",
-            "1K",
-        ] {
-            assert!(parse_num(bad).is_err(), "{bad:?} should be rejected");
-        }
-        assert!(parse_num("09").unwrap_err().msg.contains("octal"));
-    }
 
     #[test]
     fn widths_like_busybox() {

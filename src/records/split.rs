@@ -5,47 +5,48 @@
 //! never exceeds `size`; the only exception is a single record larger than
 //! the limit, which goes alone in its own piece (with a warning).
 
-use crate::error::{Error, Result};
-use crate::layout::LayoutOpts;
-use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
-use crate::walk::{Progress, Record, Walker, open_layout};
-use crate::window::{MappedInput, WindowOpts};
+use super::input::{Input, WindowOpts};
+use super::layout::{Layout, LayoutOpts};
+use super::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
+use super::walk::{Record, Walker, open_layout};
+use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::ui::Progress;
 use std::path::{Path, PathBuf};
 
-pub struct SplitOpts {
-    pub input: PathBuf,
-    pub out_dir: PathBuf,
-    pub size: u64,
-    pub prefix: Option<String>,
-    pub write: WriteMode,
-    pub force: bool,
-    pub sync: bool,
-    pub dry_run: bool,
-    pub layout: LayoutOpts,
-    pub window: WindowOpts,
+pub(crate) struct SplitOpts {
+    pub(crate) input: PathBuf,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) prefix: Option<String>,
+    pub(crate) write: WriteMode,
+    pub(crate) force: bool,
+    pub(crate) sync: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) layout: LayoutOpts,
+    pub(crate) window: WindowOpts,
 }
 
 /// One piece written (or planned, with --dry-run).
 #[derive(Debug, Clone)]
-pub struct Piece {
-    pub path: PathBuf,
-    pub bytes: u64,
-    pub records: u64,
+pub(crate) struct Piece {
+    pub(crate) path: PathBuf,
+    pub(crate) bytes: u64,
+    pub(crate) records: u64,
     /// Larger than the limit: a single oversized record.
-    pub oversized: bool,
+    pub(crate) oversized: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct SplitReport {
-    pub layout: String,
-    pub input_bytes: u64,
-    pub records: u64,
-    pub pieces: Vec<Piece>,
+pub(crate) struct SplitReport {
+    pub(crate) layout: String,
+    pub(crate) input_bytes: u64,
+    pub(crate) records: u64,
+    pub(crate) pieces: Vec<Piece>,
 }
 
 /// Piece names: `PREFIX.NNNN.EXT` where PREFIX defaults to the input name
 /// without its last extension and EXT is that extension (if any).
-pub fn name_parts(input: &Path, prefix: Option<&str>) -> (String, String) {
+pub(crate) fn name_parts(input: &Path, prefix: Option<&str>) -> (String, String) {
     let file = input
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -60,7 +61,7 @@ pub fn name_parts(input: &Path, prefix: Option<&str>) -> (String, String) {
 /// Digits in piece numbers: at least 4, more when the file could need more
 /// pieces. Any piece plus the next record exceeds the limit, so two
 /// consecutive pieces hold more than `limit - header` bytes of records.
-pub fn index_width(data_bytes: u64, limit: u64, header: u64) -> usize {
+pub(crate) fn index_width(data_bytes: u64, limit: u64, header: u64) -> usize {
     let room = limit.saturating_sub(header).max(1);
     let bound = 2 * data_bytes.div_ceil(room) + 1;
     bound.to_string().len().max(4)
@@ -87,7 +88,7 @@ struct Writer {
     header: Vec<u8>,
     file: std::fs::File,
     input: PathBuf,
-    copy_src: Option<MappedInput>,
+    copy_src: Option<Input>,
     force: bool,
     sync: bool,
     pause: Option<std::time::Duration>,
@@ -110,7 +111,7 @@ impl Writer {
         }
         match self.copy_src.as_mut() {
             Some(cs) => {
-                let mut w = MappedWriter::new(&out)?;
+                let mut w = MappedWriter::new(&out);
                 w.write(&self.header, 0)?;
                 w.copy_from(cs, j.start, hdr, j.end - j.start)?;
                 w.finish()?;
@@ -134,8 +135,8 @@ impl Writer {
     }
 }
 
-pub fn run(o: &SplitOpts) -> Result<SplitReport> {
-    let mut src = MappedInput::open(&o.input, &o.window)?;
+pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
+    let mut src = Input::open(&o.input, &o.window)?;
     let (layout, header) = open_layout(&mut src, &o.layout)?;
     let hdr = header.len() as u64;
     if o.size <= hdr {
@@ -159,13 +160,14 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
     let dup = || {
         src.file()
             .try_clone()
-            .map_err(|e| Error::io("cannot duplicate the input descriptor", e).with_path(&o.input))
+            .context("cannot duplicate the input descriptor")
+            .path(&o.input)
     };
     let writer = if o.dry_run {
         None
     } else {
         let copy_src = match o.write {
-            WriteMode::Mmap => Some(MappedInput::from_file(
+            WriteMode::Mmap => Some(Input::from_file(
                 dup()?,
                 &o.input,
                 total,
@@ -196,7 +198,7 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
                     }
                     Ok(())
                 })
-                .map_err(|e| Error::io("cannot start the writer thread", e))
+                .context("cannot start the writer thread")
         });
         let handle = match handle {
             Some(h) => Some(h?),
@@ -212,12 +214,9 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
         });
         drop(tx);
         let written = match handle {
-            Some(h) => h.join().unwrap_or_else(|_| {
-                Err(Error::new(
-                    crate::error::Kind::Io,
-                    "the writer thread panicked",
-                ))
-            }),
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::new(Kind::Io, "the writer thread panicked"))),
             None => Ok(()),
         };
         written?;
@@ -237,8 +236,8 @@ pub fn run(o: &SplitOpts) -> Result<SplitReport> {
 /// to stop early.
 fn walk_pieces(
     o: &SplitOpts,
-    src: &mut MappedInput,
-    layout: &crate::layout::Layout,
+    src: &mut Input,
+    layout: &Layout,
     hdr: u64,
     total: u64,
     name: &dyn Fn(usize) -> PathBuf,

@@ -4,37 +4,37 @@
 //! are encoded with explicit byte order). `--sparse` leaves payloads as
 //! holes, so multi-GiB test files cost only their record headers on disk.
 
+use super::layout::{Endian, Layout, LayoutKind, LayoutOpts, PCAP_MAGIC_US, write_uint};
+use super::output::OutputFile;
 use crate::error::{Error, Result};
-use crate::layout::{Endian, Layout, LayoutOpts, PCAP_MAGIC_US, write_uint};
-use crate::output::OutputFile;
 use std::path::PathBuf;
 
-pub struct GenOpts {
-    pub output: PathBuf,
-    pub size: u64,
-    pub seed: u64,
-    pub sparse: bool,
-    pub min_payload: Option<u64>,
-    pub max_payload: Option<u64>,
-    pub force: bool,
-    pub layout: LayoutOpts,
+pub(crate) struct GenOpts {
+    pub(crate) output: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) seed: u64,
+    pub(crate) sparse: bool,
+    pub(crate) min_payload: Option<u64>,
+    pub(crate) max_payload: Option<u64>,
+    pub(crate) force: bool,
+    pub(crate) layout: LayoutOpts,
 }
 
 #[derive(Debug)]
-pub struct GenReport {
-    pub bytes: u64,
-    pub records: u64,
-    pub layout: String,
+pub(crate) struct GenReport {
+    pub(crate) bytes: u64,
+    pub(crate) records: u64,
+    pub(crate) layout: String,
 }
 
 /// splitmix64: tiny, fast, and identical everywhere.
-pub struct Rng(u64);
+struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -42,14 +42,14 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `[lo, hi]`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         if hi <= lo {
             lo
         } else {
             lo + self.next_u64() % (hi - lo + 1)
         }
     }
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         for c in buf.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
             c.copy_from_slice(&v[..c.len()]);
@@ -107,22 +107,19 @@ fn frame_header(buf: &mut [u8], len: usize, id: u16) {
 }
 
 fn resolve(o: &GenOpts) -> Result<(Layout, Vec<u8>)> {
-    if o.layout.layout == "pcap" {
-        let e = match &o.layout.endian {
-            Some(s) => Endian::parse(s)?,
-            None => Endian::Little,
-        };
+    if o.layout.layout == LayoutKind::Pcap {
+        let e = o.layout.endian.unwrap_or(Endian::Little);
         let h = pcap_header(e);
         let mut lo = o.layout.clone();
         lo.endian = None;
         Ok((lo.resolve(&h)?, h))
     } else {
         let mut lo = o.layout.clone();
-        if lo.layout == "auto" {
+        if lo.layout == LayoutKind::Auto {
             lo.layout = if lo.rec_header_len.is_some() {
-                "custom".into()
+                LayoutKind::Custom
             } else {
-                "seed".into()
+                LayoutKind::Seed
             };
         }
         let l = lo.resolve(&[])?;
@@ -166,7 +163,7 @@ fn payload_range(o: &GenOpts, l: &Layout) -> Result<(u64, u64)> {
     Ok((lo, hi))
 }
 
-pub fn run(o: &GenOpts) -> Result<GenReport> {
+pub(crate) fn run(o: &GenOpts) -> Result<GenReport> {
     let (layout, header) = resolve(o)?;
     let hdr = header.len() as u64;
     if o.size < hdr {

@@ -5,7 +5,7 @@
 /// slower on x86_64 than into a page-aligned one — the kernel's copy hits
 /// 4K aliasing between source and destination.)
 #[derive(Default)]
-pub struct PageBuf {
+pub(crate) struct PageBuf {
     raw: Vec<u8>,
     off: usize,
     len: usize,
@@ -13,7 +13,7 @@ pub struct PageBuf {
 
 impl PageBuf {
     /// Make room for `len` bytes (reusing the allocation when it is big enough).
-    pub fn resize(&mut self, len: usize, page: usize) {
+    pub(crate) fn resize(&mut self, len: usize, page: usize) {
         if self.raw.len() < len + page {
             self.raw = vec![0u8; len + page];
             let addr = self.raw.as_ptr() as usize;
@@ -21,16 +21,13 @@ impl PageBuf {
         }
         self.len = len;
     }
-    pub fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         &self.raw[self.off..self.off + self.len]
     }
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.raw[self.off..self.off + self.len]
     }
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }

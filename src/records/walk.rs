@@ -2,27 +2,27 @@
 //! record by record, reading only record headers (through the input's
 //! mapping windows), and naming the byte offset of any damage.
 
+use super::input::Input;
+use super::layout::{Layout, LayoutOpts};
 use crate::error::{Error, Result};
-use crate::layout::{Layout, LayoutOpts};
-use crate::window::MappedInput;
 
 /// One record: where it starts and how long it is (header included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record {
-    pub offset: u64,
-    pub len: u64,
-    pub seq: Option<u32>,
+pub(crate) struct Record {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) seq: Option<u32>,
 }
 
 impl Record {
-    pub fn end(&self) -> u64 {
+    pub(crate) fn end(&self) -> u64 {
         self.offset + self.len
     }
 }
 
 /// Read the file header and resolve the layout. Errors name the offset: an
 /// empty file, or a file shorter than its header.
-pub fn open_layout(src: &mut MappedInput, opts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
+pub(crate) fn open_layout(src: &mut Input, opts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
     let len = src.len();
     if len == 0 {
         return Err(Error::malformed("empty file: no file header")
@@ -52,7 +52,7 @@ pub fn open_layout(src: &mut MappedInput, opts: &LayoutOpts) -> Result<(Layout, 
 }
 
 /// Iterates the records of `[start, end)`.
-pub struct Walker {
+pub(crate) struct Walker {
     layout: Layout,
     /// Prefetched up to this offset.
     fetched: u64,
@@ -61,7 +61,7 @@ pub struct Walker {
 }
 
 impl Walker {
-    pub fn new(layout: &Layout, start: u64, end: u64) -> Walker {
+    pub(crate) fn new(layout: &Layout, start: u64, end: u64) -> Walker {
         Walker {
             layout: layout.clone(),
             fetched: start,
@@ -71,12 +71,12 @@ impl Walker {
     }
 
     /// Offset of the next record.
-    pub fn pos(&self) -> u64 {
+    pub(crate) fn pos(&self) -> u64 {
         self.pos
     }
 
     /// The next record, `None` at the end, or an error naming the offset.
-    pub fn next(&mut self, src: &mut MappedInput) -> Result<Option<Record>> {
+    pub(crate) fn next(&mut self, src: &mut Input) -> Result<Option<Record>> {
         if self.pos >= self.end {
             return Ok(None);
         }
@@ -126,54 +126,5 @@ impl Walker {
         };
         self.pos += len;
         Ok(Some(r))
-    }
-}
-
-/// A progress line on stderr, only when stderr is a terminal.
-pub struct Progress {
-    what: &'static str,
-    total: u64,
-    enabled: bool,
-    last: std::time::Instant,
-    shown: bool,
-}
-
-impl Progress {
-    pub fn new(what: &'static str, total: u64) -> Progress {
-        Progress {
-            what,
-            total,
-            enabled: crate::diag::stderr_is_tty() && log::log_enabled!(log::Level::Info),
-            last: std::time::Instant::now(),
-            shown: false,
-        }
-    }
-
-    pub fn update(&mut self, done: u64, extra: &str) {
-        if !self.enabled || self.last.elapsed().as_millis() < 250 {
-            return;
-        }
-        self.last = std::time::Instant::now();
-        let pct = (done * 100).checked_div(self.total).unwrap_or(100);
-        eprint!(
-            "\r{}: {pct:3}% ({} of {}) {extra}\x1b[K",
-            self.what,
-            crate::size::human(done),
-            crate::size::human(self.total)
-        );
-        self.shown = true;
-    }
-
-    pub fn finish(&mut self) {
-        if self.shown {
-            eprint!("\r\x1b[K");
-            self.shown = false;
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.finish();
     }
 }

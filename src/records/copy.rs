@@ -4,61 +4,68 @@
 //! (fallocate where possible, so a full disk is ENOSPC now, not SIGBUS
 //! later), then renames it into place.
 
-use crate::error::{Error, Result};
-use crate::output::{MappedWriter, OutputFile, kernel_copy, rw_copy};
-use crate::window::{MappedInput, WindowOpts};
+use super::input::{Input, WindowOpts};
+use super::output::{MappedWriter, OutputFile, kernel_copy, rw_copy};
+use crate::error::Result;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+/// How `copy` moves the bytes. `auto` on the command line is `Kernel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Method {
+    /// Size the destination, then copy through both mappings.
     Mmap,
+    /// pread/pwrite through a buffer.
     Read,
+    /// copy_file_range, falling back to pread/pwrite.
+    #[default]
     Kernel,
-    Auto,
 }
 
-impl Method {
-    pub fn parse(s: &str) -> Result<Method> {
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Method, String> {
         match s {
             "mmap" => Ok(Method::Mmap),
             "read" => Ok(Method::Read),
-            "kernel" => Ok(Method::Kernel),
-            "auto" => Ok(Method::Auto),
-            _ => Err(Error::usage(format!(
+            "kernel" | "auto" => Ok(Method::Kernel),
+            _ => Err(format!(
                 "bad copy method '{s}': use mmap, read, kernel or auto"
-            ))),
+            )),
         }
     }
-    pub fn name(self) -> &'static str {
+}
+
+impl Method {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Method::Mmap => "mmap",
             Method::Read => "read",
-            Method::Kernel | Method::Auto => "kernel",
+            Method::Kernel => "kernel",
         }
     }
 }
 
-pub struct CopyOpts {
-    pub src: PathBuf,
-    pub dst: PathBuf,
-    pub method: Method,
-    pub force: bool,
-    pub sync: bool,
-    pub window: WindowOpts,
+pub(crate) struct CopyOpts {
+    pub(crate) src: PathBuf,
+    pub(crate) dst: PathBuf,
+    pub(crate) method: Method,
+    pub(crate) force: bool,
+    pub(crate) sync: bool,
+    pub(crate) window: WindowOpts,
 }
 
 #[derive(Debug)]
-pub struct CopyReport {
-    pub bytes: u64,
-    pub method: &'static str,
-    pub elapsed: Duration,
+pub(crate) struct CopyReport {
+    pub(crate) bytes: u64,
+    pub(crate) method: &'static str,
+    pub(crate) elapsed: Duration,
 }
 
-pub fn run(o: &CopyOpts) -> Result<CopyReport> {
+pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
     let t0 = Instant::now();
-    let mut src = MappedInput::open(&o.src, &o.window.mapped())?;
+    let mut src = Input::open(&o.src, &o.window.mapped())?;
     let len = src.len();
     let mode = src
         .file()
@@ -69,13 +76,13 @@ pub fn run(o: &CopyOpts) -> Result<CopyReport> {
     match o.method {
         Method::Mmap => {
             if len > 0 {
-                let mut w = MappedWriter::new(&out)?;
+                let mut w = MappedWriter::new(&out);
                 w.copy_from(&mut src, 0, 0, len)?;
                 w.finish()?;
             }
         }
         Method::Read => rw_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?,
-        Method::Kernel | Method::Auto => {
+        Method::Kernel => {
             kernel_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?;
         }
     }

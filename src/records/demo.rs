@@ -3,31 +3,32 @@
 //! file (pieces written through mappings) and a pcap (pieces written by the
 //! kernel).
 
-use crate::check::check_file;
-use crate::error::{Error, Kind, Result, exit};
-use crate::generate::{GenOpts, run as generate};
-use crate::join::{JoinOpts, run as join};
-use crate::layout::LayoutOpts;
-use crate::output::WriteMode;
-use crate::size::human;
-use crate::split::{SplitOpts, run as split};
-use crate::window::{MappedInput, WindowOpts};
+use super::check::check_file;
+use super::generate::{GenOpts, run as generate};
+use super::input::{Input, WindowOpts};
+use super::join::{JoinOpts, run as join};
+use super::layout::{LayoutKind, LayoutOpts};
+use super::output::WriteMode;
+use super::split::{SplitOpts, run as split};
+use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::num::human;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub struct DemoOpts {
-    pub dir: Option<PathBuf>,
-    pub size: u64,
-    pub piece: u64,
-    pub keep: bool,
+pub(crate) struct DemoOpts {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) size: u64,
+    pub(crate) piece: u64,
+    pub(crate) keep: bool,
 }
 
 /// Compare two files through mapping windows; `None` when identical, else
 /// the first differing byte offset.
-pub fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
+pub(crate) fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
     let w = WindowOpts::default();
-    let mut x = MappedInput::open(a, &w)?;
-    let mut y = MappedInput::open(b, &w)?;
+    let mut x = Input::open(a, &w)?;
+    let mut y = Input::open(b, &w)?;
     let common = x.len().min(y.len());
     let step = x.max_chunk().min(y.max_chunk()).min(1 << 20) as u64;
     let mut off = 0;
@@ -56,7 +57,17 @@ impl Drop for Cleanup {
     }
 }
 
-fn one(dir: &Path, name: &str, layout: &str, write: WriteMode, o: &DemoOpts) -> Result<()> {
+/// What a failed write to the output is called.
+const OUT: &str = "cannot write to the output";
+
+fn one(
+    dir: &Path,
+    name: &str,
+    layout: LayoutKind,
+    write: WriteMode,
+    o: &DemoOpts,
+    out: &mut dyn Write,
+) -> Result<()> {
     let t0 = Instant::now();
     let input = dir.join(name);
     let lo = LayoutOpts::named(layout);
@@ -70,15 +81,18 @@ fn one(dir: &Path, name: &str, layout: &str, write: WriteMode, o: &DemoOpts) -> 
         force: false,
         layout: lo.clone(),
     })?;
-    println!(
+    writeln!(
+        out,
         "  1. gen    {name}: {} in {} records, {}",
         human(g.bytes),
         g.records,
         g.layout
-    );
+    )
+    .context(OUT)?;
     let pieces_dir = dir.join(format!("{name}.pieces"));
     std::fs::create_dir_all(&pieces_dir)
-        .map_err(|e| Error::io("cannot create directory", e).with_path(&pieces_dir))?;
+        .context("cannot create directory")
+        .path(&pieces_dir)?;
     let s = split(&SplitOpts {
         input: input.clone(),
         out_dir: pieces_dir.clone(),
@@ -88,11 +102,12 @@ fn one(dir: &Path, name: &str, layout: &str, write: WriteMode, o: &DemoOpts) -> 
         force: false,
         sync: false,
         dry_run: false,
-        layout: LayoutOpts::named("auto"),
+        layout: LayoutOpts::named(LayoutKind::Auto),
         window: WindowOpts::default(),
     })?;
     let largest = s.pieces.iter().map(|p| p.bytes).max().unwrap_or(0);
-    println!(
+    writeln!(
+        out,
         "  2. split  into {} pieces of at most {} (largest {} bytes), written with --write {}",
         s.pieces.len(),
         human(o.piece),
@@ -102,20 +117,27 @@ fn one(dir: &Path, name: &str, layout: &str, write: WriteMode, o: &DemoOpts) -> 
         } else {
             "kernel"
         }
-    );
+    )
+    .context(OUT)?;
     let mut recs = 0;
     for p in &s.pieces {
-        let r = check_file(&p.path, &LayoutOpts::named("auto"), &WindowOpts::default())?;
+        let r = check_file(
+            &p.path,
+            &LayoutOpts::named(LayoutKind::Auto),
+            &WindowOpts::default(),
+        )?;
         if !r.clean() {
-            print!("{}", r.render());
+            r.render(out).context(OUT)?;
             return Err(Error::malformed("a piece failed its check").with_path(&p.path));
         }
         recs += r.records;
     }
-    println!(
+    writeln!(
+        out,
         "  3. check  every piece clean: {recs} records in all (the original has {})",
         g.records
-    );
+    )
+    .context(OUT)?;
     if recs != g.records {
         return Err(Error::new(
             Kind::Mismatch,
@@ -129,45 +151,65 @@ fn one(dir: &Path, name: &str, layout: &str, write: WriteMode, o: &DemoOpts) -> 
         write,
         force: false,
         sync: false,
-        layout: LayoutOpts::named("auto"),
+        layout: LayoutOpts::named(LayoutKind::Auto),
         window: WindowOpts::default(),
     })?;
-    println!(
+    writeln!(
+        out,
         "  4. join   {} pieces → joined-{name} ({} bytes)",
         j.pieces, j.bytes
-    );
-    match first_difference(&input, &joined)? {
-        None => println!(
-            "  5. compare: joined-{name} is byte-identical to {name} ({:.2} s in all)",
-            t0.elapsed().as_secs_f64()
-        ),
-        Some(at) => {
-            return Err(
-                Error::new(Kind::Mismatch, "joined file differs from the original")
-                    .with_path(&joined)
-                    .at(at),
-            );
-        }
+    )
+    .context(OUT)?;
+    if let Some(at) = first_difference(&input, &joined)? {
+        return Err(
+            Error::new(Kind::Mismatch, "joined file differs from the original")
+                .with_path(&joined)
+                .at(at),
+        );
     }
+    writeln!(
+        out,
+        "  5. compare: joined-{name} is byte-identical to {name} ({:.2} s in all)",
+        t0.elapsed().as_secs_f64()
+    )
+    .context(OUT)?;
     Ok(())
 }
 
-pub fn run(o: &DemoOpts) -> Result<i32> {
+pub(crate) fn run(o: &DemoOpts, out: &mut dyn Write) -> Result<()> {
     let base = o.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!("mmkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io("cannot create the demo directory", e).with_path(&dir))?;
+        .context("cannot create the demo directory")
+        .path(&dir)?;
     let _cleanup = Cleanup(dir.clone(), o.keep);
-    println!("mmkit demo in {}", dir.display());
-    println!(
+    writeln!(out, "mmkit demo in {}", dir.display()).context(OUT)?;
+    writeln!(
+        out,
         "seed layout (136-byte file header, 12-byte record headers), pieces written through mmap:"
-    );
-    one(&dir, "demo.seed", "seed", WriteMode::Mmap, o)?;
-    println!("pcap layout, pieces written by the kernel (copy_file_range):");
-    one(&dir, "demo.pcap", "pcap", WriteMode::Kernel, o)?;
+    )
+    .context(OUT)?;
+    one(&dir, "demo.seed", LayoutKind::Seed, WriteMode::Mmap, o, out)?;
+    writeln!(
+        out,
+        "pcap layout, pieces written by the kernel (copy_file_range):"
+    )
+    .context(OUT)?;
+    one(
+        &dir,
+        "demo.pcap",
+        LayoutKind::Pcap,
+        WriteMode::Kernel,
+        o,
+        out,
+    )?;
     if o.keep {
-        println!("kept {}", dir.display());
+        writeln!(out, "kept {}", dir.display()).context(OUT)?;
     }
-    println!("demo passed: split at record boundaries, every piece valid, join bit-exact");
-    Ok(exit::OK)
+    writeln!(
+        out,
+        "demo passed: split at record boundaries, every piece valid, join bit-exact"
+    )
+    .context(OUT)?;
+    Ok(())
 }

@@ -3,32 +3,33 @@
 //! then each piece's records in the order given. The result of joining the
 //! pieces of a split is byte-identical to the original.
 
+use super::input::{Input, WindowOpts};
+use super::layout::LayoutOpts;
+use super::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
+use super::walk::{Walker, open_layout};
 use crate::error::{Error, Kind, Result};
-use crate::layout::LayoutOpts;
-use crate::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
-use crate::walk::{Progress, Walker, open_layout};
-use crate::window::{MappedInput, WindowOpts};
+use crate::ui::Progress;
 use std::path::PathBuf;
 
-pub struct JoinOpts {
-    pub pieces: Vec<PathBuf>,
-    pub output: PathBuf,
-    pub write: WriteMode,
-    pub force: bool,
-    pub sync: bool,
-    pub layout: LayoutOpts,
-    pub window: WindowOpts,
+pub(crate) struct JoinOpts {
+    pub(crate) pieces: Vec<PathBuf>,
+    pub(crate) output: PathBuf,
+    pub(crate) write: WriteMode,
+    pub(crate) force: bool,
+    pub(crate) sync: bool,
+    pub(crate) layout: LayoutOpts,
+    pub(crate) window: WindowOpts,
 }
 
 #[derive(Debug, Default)]
-pub struct JoinReport {
-    pub layout: String,
-    pub pieces: usize,
-    pub records: u64,
-    pub bytes: u64,
+pub(crate) struct JoinReport {
+    pub(crate) layout: String,
+    pub(crate) pieces: usize,
+    pub(crate) records: u64,
+    pub(crate) bytes: u64,
 }
 
-pub fn run(o: &JoinOpts) -> Result<JoinReport> {
+pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     if o.pieces.is_empty() {
         return Err(Error::usage("join needs at least one piece"));
     }
@@ -44,7 +45,7 @@ pub fn run(o: &JoinOpts) -> Result<JoinReport> {
             WriteMode::Mmap => o.window.mapped(),
             WriteMode::Kernel => o.window,
         };
-        let mut src = MappedInput::open(p, &wopts)?;
+        let mut src = Input::open(p, &wopts)?;
         let (layout, h) = open_layout(&mut src, &o.layout)?;
         match (&header, &layout_first) {
             (None, _) => {
@@ -103,7 +104,7 @@ pub fn run(o: &JoinOpts) -> Result<JoinReport> {
             }
         }
         WriteMode::Mmap => {
-            let mut w = MappedWriter::new(&out)?;
+            let mut w = MappedWriter::new(&out);
             w.write(&header, 0)?;
             for (src, hdr) in inputs.iter_mut() {
                 let n = src.len() - *hdr;

@@ -1,84 +1,84 @@
 //! check: walk every record and report what the file holds and where it is
 //! damaged.
 
-use crate::error::{Error, Result, exit};
-use crate::layout::LayoutOpts;
-use crate::size::human;
-use crate::walk::{Progress, Walker, open_layout};
-use crate::window::{MappedInput, WindowOpts};
-use std::fmt::Write as _;
+use super::input::{Input, WindowOpts};
+use super::layout::LayoutOpts;
+use super::walk::{Walker, open_layout};
+use crate::error::{Error, Kind, Result};
+use crate::num::human;
+use crate::ui::Progress;
 use std::path::{Path, PathBuf};
 
 /// A sequence-number gap: at `offset`, expected `expected`, found `found`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gap {
-    pub offset: u64,
-    pub expected: u32,
-    pub found: u32,
+pub(crate) struct Gap {
+    pub(crate) offset: u64,
+    pub(crate) expected: u32,
+    pub(crate) found: u32,
 }
 
 #[derive(Debug, Default)]
-pub struct CheckReport {
-    pub path: PathBuf,
-    pub layout: String,
-    pub size: u64,
-    pub header_len: u64,
-    pub records: u64,
-    pub record_bytes: u64,
-    pub min: u64,
-    pub max: u64,
-    pub first_seq: Option<u32>,
-    pub last_seq: Option<u32>,
-    pub gaps: u64,
-    pub first_gaps: Vec<Gap>,
+pub(crate) struct CheckReport {
+    pub(crate) path: PathBuf,
+    pub(crate) layout: String,
+    pub(crate) size: u64,
+    pub(crate) header_len: u64,
+    pub(crate) records: u64,
+    pub(crate) record_bytes: u64,
+    pub(crate) min: u64,
+    pub(crate) max: u64,
+    pub(crate) first_seq: Option<u32>,
+    pub(crate) last_seq: Option<u32>,
+    pub(crate) gaps: u64,
+    pub(crate) first_gaps: Vec<Gap>,
     /// The damage found (walk stopped there), if any.
-    pub problem: Option<Error>,
+    pub(crate) problem: Option<Error>,
 }
 
 impl CheckReport {
-    pub fn clean(&self) -> bool {
+    pub(crate) fn clean(&self) -> bool {
         self.problem.is_none() && self.gaps == 0
     }
 
-    pub fn render(&self) -> String {
-        let mut s = String::new();
+    /// Render the report (a few lines) into `s`.
+    pub(crate) fn render(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
         let status = match (&self.problem, self.gaps) {
             (Some(_), _) => "DAMAGED",
             (None, 0) => "OK",
             _ => "SEQUENCE GAPS",
         };
-        let _ = writeln!(s, "{}: {status}", self.path.display());
+        writeln!(s, "{}: {status}", self.path.display())?;
         if !self.layout.is_empty() {
-            let _ = writeln!(s, "  layout:   {}", self.layout);
+            writeln!(s, "  layout:   {}", self.layout)?;
         }
-        let _ = writeln!(s, "  size:     {} bytes ({})", self.size, human(self.size));
-        let _ = writeln!(s, "  header:   {} bytes", self.header_len);
-        let _ = writeln!(
+        writeln!(s, "  size:     {} bytes ({})", self.size, human(self.size))?;
+        writeln!(s, "  header:   {} bytes", self.header_len)?;
+        writeln!(
             s,
             "  records:  {} ({} bytes)",
             self.records, self.record_bytes
-        );
+        )?;
         if self.records > 0 {
-            let _ = writeln!(
+            writeln!(
                 s,
                 "  record:   min {}, max {}, mean {:.1} bytes (headers included)",
                 self.min,
                 self.max,
                 self.record_bytes as f64 / self.records as f64
-            );
+            )?;
         }
         if let (Some(a), Some(b)) = (self.first_seq, self.last_seq) {
-            let _ = write!(s, "  sequence: {a}..{b}, ");
+            write!(s, "  sequence: {a}..{b}, ")?;
             if self.gaps == 0 {
-                let _ = writeln!(s, "no gaps");
+                writeln!(s, "no gaps")?;
             } else {
-                let _ = writeln!(s, "{} gaps", self.gaps);
+                writeln!(s, "{} gaps", self.gaps)?;
                 for g in &self.first_gaps {
-                    let _ = writeln!(
+                    writeln!(
                         s,
                         "    at byte {}: expected {}, found {}",
                         g.offset, g.expected, g.found
-                    );
+                    )?;
                 }
             }
         }
@@ -88,17 +88,21 @@ impl CheckReport {
             if let Some(pp) = &p.path {
                 e = e.replacen(&format!(": {}", pp.display()), "", 1);
             }
-            let _ = writeln!(s, "  problem:  {e}");
+            writeln!(s, "  problem:  {e}")?;
         }
-        s
+        Ok(())
     }
 }
 
 const MAX_LISTED_GAPS: usize = 10;
 
 /// Walk one file. I/O errors are returned; damage is reported in the report.
-pub fn check_file(path: &Path, lopts: &LayoutOpts, wopts: &WindowOpts) -> Result<CheckReport> {
-    let mut src = MappedInput::open(path, wopts)?;
+pub(crate) fn check_file(
+    path: &Path,
+    lopts: &LayoutOpts,
+    wopts: &WindowOpts,
+) -> Result<CheckReport> {
+    let mut src = Input::open(path, wopts)?;
     let mut r = CheckReport {
         path: path.to_path_buf(),
         size: src.len(),
@@ -106,7 +110,7 @@ pub fn check_file(path: &Path, lopts: &LayoutOpts, wopts: &WindowOpts) -> Result
     };
     let (layout, _) = match open_layout(&mut src, lopts) {
         Ok(x) => x,
-        Err(e) if e.kind == crate::error::Kind::Malformed => {
+        Err(e) if e.kind == Kind::Malformed => {
             r.problem = Some(e);
             return Ok(r);
         }
@@ -150,7 +154,7 @@ pub fn check_file(path: &Path, lopts: &LayoutOpts, wopts: &WindowOpts) -> Result
                 }
             }
             Ok(None) => break,
-            Err(e) if e.kind == crate::error::Kind::Malformed => {
+            Err(e) if e.kind == Kind::Malformed => {
                 r.problem = Some(e);
                 break;
             }
@@ -160,18 +164,23 @@ pub fn check_file(path: &Path, lopts: &LayoutOpts, wopts: &WindowOpts) -> Result
     Ok(r)
 }
 
-/// `mmkit check FILE…`: print a report per file; exit 3 if any is not clean.
-pub fn run_many(inputs: &[PathBuf], lopts: &LayoutOpts, wopts: &WindowOpts) -> Result<i32> {
+/// `mmkit check FILE…`: render a report per file into `out`; returns
+/// whether every file is clean.
+pub(crate) fn run_many(
+    inputs: &[PathBuf],
+    lopts: &LayoutOpts,
+    wopts: &WindowOpts,
+    out: &mut dyn std::io::Write,
+) -> Result<bool> {
     if inputs.is_empty() {
         return Err(Error::usage("check needs at least one file"));
     }
-    let mut code = exit::OK;
+    let mut clean = true;
     for p in inputs {
         let r = check_file(p, lopts, wopts)?;
-        print!("{}", r.render());
-        if !r.clean() {
-            code = exit::MALFORMED;
-        }
+        r.render(out)
+            .map_err(|e| Error::io("cannot write the report", e))?;
+        clean &= r.clean();
     }
-    Ok(code)
+    Ok(clean)
 }

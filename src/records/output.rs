@@ -9,17 +9,19 @@
 //!   (fallocate, else ftruncate) *before* it is mapped, then written window
 //!   by window (map, copy, msync, munmap — in that order).
 
-use crate::diag::{self, RegionGuard, RegionKind, TempGuard};
-use crate::error::{Error, Kind, Result};
-use crate::sys;
-use crate::window::MappedInput;
-use memmap2::{MmapMut, MmapOptions};
+use super::input::Input;
+use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::sys::fault::{self, Role, TempGuard};
+use crate::sys::map::{Mapping, Spec};
+use crate::sys::{self, explain};
+use nix::errno::Errno;
 use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum WriteMode {
+pub(crate) enum WriteMode {
     /// copy_file_range, else pread/pwrite.
     #[default]
     Kernel,
@@ -27,20 +29,19 @@ pub enum WriteMode {
     Mmap,
 }
 
-impl WriteMode {
-    pub fn parse(s: &str) -> Result<WriteMode> {
+impl std::str::FromStr for WriteMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<WriteMode, String> {
         match s {
             "kernel" => Ok(WriteMode::Kernel),
             "mmap" => Ok(WriteMode::Mmap),
-            _ => Err(Error::usage(format!(
-                "bad write mode '{s}': use kernel or mmap"
-            ))),
+            _ => Err(format!("bad write mode '{s}': use kernel or mmap")),
         }
     }
 }
 
 /// Refuse early when `path` exists and `force` is not set.
-pub fn check_absent(path: &Path, force: bool) -> Result<()> {
+pub(crate) fn check_absent(path: &Path, force: bool) -> Result<()> {
     if !force && std::fs::symlink_metadata(path).is_ok() {
         return Err(
             Error::new(Kind::Exists, "output exists (use --force to overwrite)").with_path(path),
@@ -50,7 +51,7 @@ pub fn check_absent(path: &Path, force: bool) -> Result<()> {
 }
 
 /// An output being written under a temporary name.
-pub struct OutputFile {
+pub(crate) struct OutputFile {
     file: File,
     tmp: PathBuf,
     dest: PathBuf,
@@ -58,20 +59,25 @@ pub struct OutputFile {
     force: bool,
     sync: bool,
     done: bool,
+    // Declared before `dir`: unregistered while the directory is still open.
     _temp_guard: TempGuard,
+    /// The destination directory (the fault handler removes the temporary
+    /// relative to it).
+    _dir: File,
 }
 
 impl OutputFile {
     /// Create `.NAME.mmkit-PID.tmp` beside `dest`, sized to `len` bytes
     /// (fallocate where the filesystem can, so a full disk says ENOSPC now
     /// rather than SIGBUS later; ftruncate otherwise).
-    pub fn create(dest: &Path, len: u64, force: bool, sync: bool) -> Result<OutputFile> {
+    #[cfg(test)]
+    fn create(dest: &Path, len: u64, force: bool, sync: bool) -> Result<OutputFile> {
         Self::create_with(dest, len, force, sync, true)
     }
 
     /// Like [`OutputFile::create`]; `prealloc: false` only sets the length
     /// (a sparse file: for generated test data with holes).
-    pub fn create_with(
+    pub(crate) fn create_with(
         dest: &Path,
         len: u64,
         force: bool,
@@ -82,19 +88,30 @@ impl OutputFile {
         let name = dest
             .file_name()
             .ok_or_else(|| Error::usage("output path has no file name").with_path(dest))?;
-        let tmp = dest.with_file_name(format!(
+        let tmp_name = format!(
             ".{}.mmkit-{}.tmp",
             name.to_string_lossy(),
             std::process::id()
-        ));
+        );
+        let tmp = dest.with_file_name(&tmp_name);
+        let dir_path = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let dir = File::open(dir_path)
+            .context("cannot open the output directory")
+            .path(dir_path)?;
+        // Registered before the file exists: a signal in between removes
+        // nothing that is not ours (the name carries our pid).
+        let guard = fault::register_temp(dir.as_raw_fd(), tmp_name.as_ref());
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o644)
             .open(&tmp)
-            .map_err(|e| Error::io("cannot create output", e).with_path(&tmp))?;
-        let guard = diag::temp_file(&tmp);
+            .context("cannot create output")
+            .path(&tmp)?;
         let mut out = OutputFile {
             file,
             tmp,
@@ -104,6 +121,7 @@ impl OutputFile {
             sync,
             done: false,
             _temp_guard: guard,
+            _dir: dir,
         };
         out.size_to(len, prealloc)?;
         Ok(out)
@@ -135,42 +153,34 @@ impl OutputFile {
         }
         // ftruncate makes the length exact in every case (and is the only
         // sizing where fallocate is unsupported).
-        self.file.set_len(len).map_err(|e| {
-            Error::io(format!("cannot size the output to {len} bytes"), e)
-                .with_path(&self.dest)
-                .hint("the device is full, or the file size limit (ulimit -f) is too low")
-        })?;
+        self.file
+            .set_len(len)
+            .context("cannot size the output")
+            .path(&self.dest)
+            .hint("the device is full, or the file size limit (ulimit -f) is too low")?;
         Ok(())
     }
 
-    pub fn file(&self) -> &File {
+    pub(crate) fn file(&self) -> &File {
         &self.file
-    }
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// pwrite `buf` at `off`.
-    pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
-        self.file.write_all_at(buf, off).map_err(|e| {
-            Error::io("cannot write output", e)
-                .with_path(&self.dest)
-                .at(off)
-        })
+    pub(crate) fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
+        self.file
+            .write_all_at(buf, off)
+            .context("cannot write output")
+            .path(&self.dest)
+            .at(off)
     }
 
     /// Sync if asked, then rename into place.
-    pub fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(mut self) -> Result<()> {
         if self.sync {
             self.file
                 .sync_all()
-                .map_err(|e| Error::io("cannot sync output", e).with_path(&self.dest))?;
+                .context("cannot sync output")
+                .path(&self.dest)?;
         }
         if !self.force && std::fs::symlink_metadata(&self.dest).is_ok() {
             return Err(Error::new(
@@ -180,7 +190,8 @@ impl OutputFile {
             .with_path(&self.dest));
         }
         std::fs::rename(&self.tmp, &self.dest)
-            .map_err(|e| Error::io("cannot rename output into place", e).with_path(&self.dest))?;
+            .context("cannot rename output into place")
+            .path(&self.dest)?;
         self.done = true;
         Ok(())
     }
@@ -196,7 +207,7 @@ impl Drop for OutputFile {
 
 /// Copy a range between files inside the kernel: copy_file_range, else
 /// pread/pwrite ([`rw_copy`]).
-pub fn kernel_copy(
+pub(crate) fn kernel_copy(
     src: &File,
     src_path: &Path,
     mut src_off: u64,
@@ -218,9 +229,9 @@ pub fn kernel_copy(
                 .at(src_off));
             }
             Ok(_) => {}
-            Err(e) => match e.raw_os_error() {
+            Err(e) => match e.raw_os_error().map(Errno::from_raw) {
                 Some(
-                    libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP | libc::EBADF,
+                    Errno::EXDEV | Errno::ENOSYS | Errno::EINVAL | Errno::EOPNOTSUPP | Errno::EBADF,
                 ) => {
                     // Not available for these files: pread/pwrite the rest.
                     log::debug!("copy_file_range unavailable ({e}); falling back");
@@ -248,7 +259,7 @@ pub fn kernel_copy(
 /// Copy a range with pread/pwrite through one 1 MiB buffer (the
 /// `read()`/`write()` path). A source that ends early (it shrank) is
 /// reported as `InputChanged`.
-pub fn rw_copy(
+pub(crate) fn rw_copy(
     src: &File,
     src_path: &Path,
     mut src_off: u64,
@@ -261,104 +272,105 @@ pub fn rw_copy(
     let mut buf = vec![0u8; len.clamp(1, RW_BUF) as usize];
     while src_off < end {
         let k = buf.len().min((end - src_off) as usize);
-        src.read_exact_at(&mut buf[..k], src_off).map_err(|e| {
-            let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Kind::InputChanged
-            } else {
-                Kind::Io
-            };
-            Error::io("cannot read input", e)
-                .with_path(src_path)
-                .at(src_off)
-                .kind(kind)
-        })?;
-        dst.write_all_at(&buf[..k], dst_off).map_err(|e| {
-            Error::io("cannot write output", e)
-                .with_path(dst_path)
-                .at(dst_off)
-        })?;
+        read_input_at(src, src_path, &mut buf[..k], src_off)?;
+        dst.write_all_at(&buf[..k], dst_off)
+            .context("cannot write output")
+            .path(dst_path)
+            .at(dst_off)?;
         src_off += k as u64;
         dst_off += k as u64;
     }
     Ok(())
 }
 
+/// pread exactly `buf.len()` bytes of an input at `off`; an input that ends
+/// early (it shrank while being read) is `InputChanged`.
+pub(crate) fn read_input_at(src: &File, path: &Path, buf: &mut [u8], off: u64) -> Result<()> {
+    src.read_exact_at(buf, off).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Kind::InputChanged
+        } else {
+            Kind::Io
+        };
+        Error::io("cannot read input (did it shrink?)", e)
+            .with_path(path)
+            .at(off)
+            .kind(kind)
+    })
+}
+
 /// Buffer of [`rw_copy`].
 const RW_BUF: u64 = 1 << 20;
 
 /// Writes an already-sized output through mapping windows.
-pub struct MappedWriter<'a> {
+pub(crate) struct MappedWriter<'a> {
     out: &'a OutputFile,
-    cur: Option<(u64, MmapMut, RegionGuard)>,
+    cur: Option<(u64, Mapping)>,
     window: usize,
 }
 
 impl<'a> MappedWriter<'a> {
-    pub fn new(out: &'a OutputFile) -> Result<Self> {
-        Ok(MappedWriter {
+    pub(crate) fn new(out: &'a OutputFile) -> MappedWriter<'a> {
+        MappedWriter {
             out,
             cur: None,
             window: 4 << 20,
-        })
+        }
     }
 
     fn flush_current(&mut self) -> Result<()> {
-        if let Some((start, m, g)) = self.cur.take() {
-            // msync before munmap: the order matters to mmap's contract.
-            sys::msync(m.as_ptr(), m.len(), self.out.sync).map_err(|e| {
-                Error::io("msync failed", e)
-                    .with_path(&self.out.dest)
-                    .at(start)
-            })?;
-            drop(m);
-            drop(g);
+        if let Some((start, m)) = self.cur.take() {
+            // msync before munmap (the drop): the order matters to mmap's contract.
+            m.flush(self.out.sync)
+                .context("msync failed")
+                .path(&self.out.dest)
+                .at(start)?;
         }
         Ok(())
     }
 
-    fn window_for(&mut self, off: u64) -> Result<(&mut [u8], usize)> {
-        let page = diag::page_size() as u64;
-        let hit = matches!(&self.cur, Some((s, m, _)) if off >= *s && off < *s + m.len() as u64);
+    /// The writable bytes of the output from `off` to the end of its window.
+    fn window_for(&mut self, off: u64) -> Result<&mut [u8]> {
+        let page = sys::page_size() as u64;
+        let hit = matches!(&self.cur, Some((s, m)) if off >= *s && off < *s + m.len() as u64);
         if !hit {
             self.flush_current()?;
             let start = off / page * page;
             let len = (self.window as u64).min(self.out.len - start) as usize;
-            // SAFETY: the output file was sized to its final length before
-            // this mapping (OutputFile::create), so every mapped page is
-            // inside the file; it is our own temporary file. A full disk on
-            // a sparse file would still SIGBUS: the region is registered with
-            // diag's handler, which reports it and removes the temp file.
-            let m = unsafe {
-                MmapOptions::new()
-                    .offset(start)
-                    .len(len)
-                    .map_mut(&self.out.file)
-            }
-            .map_err(|e| {
-                let n = e.raw_os_error().unwrap_or(0);
-                Error::errno("cannot map the output", n)
-                    .with_path(&self.out.dest)
-                    .at(start)
-                    .hint(diag::explain_mmap(n, true, len))
-            })?;
-            let g = diag::guard(
-                m.as_ptr(),
-                m.len(),
-                RegionKind::Output,
-                start,
-                &self.out.dest,
-            );
-            self.cur = Some((start, m, g));
+            // The output was sized to its final length before this mapping
+            // (OutputFile::create_with), so every mapped page is inside the
+            // file. A full disk on a sparse file would still SIGBUS: the
+            // mapping is guarded, the handler reports it and removes the
+            // temporary file.
+            let spec = Spec {
+                offset: start,
+                len,
+                writable: true,
+                populate: false,
+            };
+            let m =
+                Mapping::new(&self.out.file, spec, Role::Output, &self.out.dest).map_err(|e| {
+                    let n = Errno::from_raw(e.raw_os_error().unwrap_or(0));
+                    Error::errno("cannot map the output", n)
+                        .with_path(&self.out.dest)
+                        .at(start)
+                        .hint(explain::mmap(n, true, len))
+                })?;
+            self.cur = Some((start, m));
         }
-        let Some((s, m, _)) = self.cur.as_mut() else {
+        let Some((s, m)) = self.cur.as_mut() else {
             return Err(Error::new(Kind::Io, "no output window"));
         };
         let rel = (off - *s) as usize;
-        Ok((&mut m[rel..], rel))
+        let dest = &self.out.dest;
+        let bytes = m
+            .bytes_mut()
+            .ok_or_else(|| Error::new(Kind::Io, "output mapped read-only").with_path(dest))?;
+        Ok(&mut bytes[rel..])
     }
 
     /// Write `buf` at `off` through the mapping.
-    pub fn write(&mut self, mut buf: &[u8], mut off: u64) -> Result<()> {
+    pub(crate) fn write(&mut self, mut buf: &[u8], mut off: u64) -> Result<()> {
         if off + buf.len() as u64 > self.out.len {
             return Err(
                 Error::new(Kind::Io, "write past the sized end of the output")
@@ -366,7 +378,7 @@ impl<'a> MappedWriter<'a> {
             );
         }
         while !buf.is_empty() {
-            let (dst, _) = self.window_for(off)?;
+            let dst = self.window_for(off)?;
             let n = dst.len().min(buf.len());
             dst[..n].copy_from_slice(&buf[..n]);
             buf = &buf[n..];
@@ -375,10 +387,10 @@ impl<'a> MappedWriter<'a> {
         Ok(())
     }
 
-    /// Copy a range of a mapped input into the output through both mappings.
-    pub fn copy_from(
+    /// Copy a range of an input into the output through both mappings.
+    pub(crate) fn copy_from(
         &mut self,
-        src: &mut MappedInput,
+        src: &mut Input,
         mut src_off: u64,
         mut dst_off: u64,
         len: u64,
@@ -386,7 +398,7 @@ impl<'a> MappedWriter<'a> {
         let end = src_off + len;
         let chunk = src.max_chunk().min(4 << 20);
         while src_off < end {
-            let (dst, _) = self.window_for(dst_off)?;
+            let dst = self.window_for(dst_off)?;
             let n = (dst.len() as u64).min(end - src_off).min(chunk as u64) as usize;
             let s = src.bytes(src_off, n)?;
             dst[..n].copy_from_slice(s);
@@ -397,7 +409,7 @@ impl<'a> MappedWriter<'a> {
     }
 
     /// msync and munmap the last window.
-    pub fn finish(mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.flush_current()
     }
 }
@@ -448,7 +460,7 @@ mod tests {
         let _ = std::fs::remove_file(&dest);
         let o = OutputFile::create(&dest, 200_001, false, false).unwrap();
         let data: Vec<u8> = (0..200_001u32).map(|i| (i * 7 % 256) as u8).collect();
-        let mut w = MappedWriter::new(&o).unwrap();
+        let mut w = MappedWriter::new(&o);
         w.window = 64 << 10;
         w.write(&data[..1], 0).unwrap();
         w.write(&data[1..], 1).unwrap();

@@ -1,29 +1,29 @@
 //! Layout choice from the command line, resolved against a file's first bytes.
 
 use super::{
-    DEFAULT_MAX_RECORD, Endian, Layout, Magic, PCAP_MAGIC_NS, PCAP_MAGIC_US, PCAPNG_MAGIC,
+    DEFAULT_MAX_RECORD, Endian, Layout, LayoutKind, Magic, PCAP_MAGIC_NS, PCAP_MAGIC_US,
+    PCAPNG_MAGIC,
 };
 use crate::error::{Error, Result};
 
 /// Layout choice as given on the command line; [`LayoutOpts::resolve`]
 /// turns it into a [`Layout`] once the file header is known.
 #[derive(Clone, Debug, Default)]
-pub struct LayoutOpts {
-    /// "auto", "seed", "pcap" or "custom".
-    pub layout: String,
-    pub endian: Option<String>,
-    pub len_includes_header: bool,
-    pub header_len: Option<u64>,
-    pub rec_header_len: Option<u64>,
-    pub len_offset: Option<u64>,
-    pub len_width: Option<u64>,
-    pub len_endian: Option<String>,
-    pub magic: Option<u64>,
-    pub magic_offset: Option<u64>,
-    pub magic_width: Option<u64>,
-    pub no_magic: bool,
-    pub max_record: Option<u64>,
-    pub allow_empty: bool,
+pub(crate) struct LayoutOpts {
+    pub(crate) layout: LayoutKind,
+    pub(crate) endian: Option<Endian>,
+    pub(crate) len_includes_header: bool,
+    pub(crate) header_len: Option<u64>,
+    pub(crate) rec_header_len: Option<u64>,
+    pub(crate) len_offset: Option<u64>,
+    pub(crate) len_width: Option<u64>,
+    pub(crate) len_endian: Option<Endian>,
+    pub(crate) magic: Option<u64>,
+    pub(crate) magic_offset: Option<u64>,
+    pub(crate) magic_width: Option<u64>,
+    pub(crate) no_magic: bool,
+    pub(crate) max_record: Option<u64>,
+    pub(crate) allow_empty: bool,
 }
 
 fn small(v: u64, what: &str) -> Result<usize> {
@@ -34,28 +34,25 @@ fn small(v: u64, what: &str) -> Result<usize> {
 }
 
 impl LayoutOpts {
-    pub fn named(name: &str) -> LayoutOpts {
+    pub(crate) fn named(layout: LayoutKind) -> LayoutOpts {
         LayoutOpts {
-            layout: name.to_string(),
+            layout,
             ..Default::default()
         }
     }
 
     /// Resolve against the first bytes of the file (`head`, up to 24 bytes
     /// are enough for pcap detection; may be shorter for tiny files).
-    pub fn resolve(&self, head: &[u8]) -> Result<Layout> {
-        let endian = match &self.endian {
-            Some(e) => Endian::parse(e)?,
-            None => Endian::Little,
-        };
+    pub(crate) fn resolve(&self, head: &[u8]) -> Result<Layout> {
+        let endian = self.endian.unwrap_or(Endian::Little);
         let is_pcap_magic = head.len() >= 4 && {
             let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
             let be = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
             [PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAPNG_MAGIC].contains(&le)
                 || [PCAP_MAGIC_US, PCAP_MAGIC_NS].contains(&be)
         };
-        let name = match self.layout.as_str() {
-            "auto" | "" => {
+        let name = match self.layout {
+            LayoutKind::Auto => {
                 if is_pcap_magic {
                     "pcap"
                 } else if self.rec_header_len.is_some() {
@@ -64,12 +61,9 @@ impl LayoutOpts {
                     "seed"
                 }
             }
-            n @ ("seed" | "pcap" | "custom") => n,
-            other => {
-                return Err(Error::usage(format!(
-                    "unknown layout '{other}': use auto, seed, pcap or custom"
-                )));
-            }
+            LayoutKind::Seed => "seed",
+            LayoutKind::Pcap => "pcap",
+            LayoutKind::Custom => "custom",
         };
         let mut l = match name {
             "pcap" => {
@@ -125,8 +119,8 @@ impl LayoutOpts {
             if let Some(w) = self.len_width {
                 l.len_width = w.min(255) as u8;
             }
-            if let Some(e) = &self.len_endian {
-                l.endian = Endian::parse(e)?;
+            if let Some(e) = self.len_endian {
+                l.endian = e;
             }
             if self.magic.is_some() || self.magic_offset.is_some() || self.magic_width.is_some() {
                 let base = l.magic.unwrap_or(Magic {
@@ -176,20 +170,22 @@ mod tests {
 
     #[test]
     fn opts_resolve_auto_seed_custom() {
-        let seed = LayoutOpts::named("auto").resolve(&[0u8; 136]).unwrap();
+        let seed = LayoutOpts::named(LayoutKind::Auto)
+            .resolve(&[0u8; 136])
+            .unwrap();
         assert_eq!(seed.name, "seed");
-        let mut o = LayoutOpts::named("seed");
+        let mut o = LayoutOpts::named(LayoutKind::Seed);
         o.header_len = Some(137);
-        o.endian = Some("be".into());
+        o.endian = Some(Endian::Big);
         let l = o.resolve(&[]).unwrap();
         assert_eq!((l.header_len, l.endian), (137, Endian::Big));
-        let mut c = LayoutOpts::named("custom");
+        let mut c = LayoutOpts::named(LayoutKind::Custom);
         assert!(c.resolve(&[]).is_err());
         c.header_len = Some(7);
         c.rec_header_len = Some(3);
         c.len_offset = Some(1);
         c.len_width = Some(2);
-        c.len_endian = Some("be".into());
+        c.len_endian = Some(Endian::Big);
         let l = c.resolve(&[]).unwrap();
         assert_eq!(
             (l.header_len, l.rec_header_len, l.len_width, l.endian),
@@ -208,8 +204,8 @@ mod tests {
         );
         let mut h = [0u8; 24];
         h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
-        let p = LayoutOpts::named("auto").resolve(&h).unwrap();
+        let p = LayoutOpts::named(LayoutKind::Auto).resolve(&h).unwrap();
         assert_eq!((p.name, p.endian), ("pcap", Endian::Big));
-        assert!(LayoutOpts::named("bogus").resolve(&h).is_err());
+        assert!("bogus".parse::<LayoutKind>().is_err());
     }
 }

@@ -10,23 +10,27 @@
 use crate::error::{Error, Result};
 
 mod opts;
-pub use opts::LayoutOpts;
+pub(crate) use opts::LayoutOpts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endian {
+pub(crate) enum Endian {
     Little,
     Big,
 }
 
-impl Endian {
-    pub fn parse(s: &str) -> Result<Endian> {
+impl std::str::FromStr for Endian {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Endian, String> {
         match s {
             "le" | "little" => Ok(Endian::Little),
             "be" | "big" => Ok(Endian::Big),
-            _ => Err(Error::usage(format!("bad endianness '{s}': use le or be"))),
+            _ => Err(format!("bad endianness '{s}': use le or be")),
         }
     }
-    pub fn short(self) -> &'static str {
+}
+
+impl Endian {
+    pub(crate) fn short(self) -> &'static str {
         match self {
             Endian::Little => "le",
             Endian::Big => "be",
@@ -36,7 +40,7 @@ impl Endian {
 
 /// Read an unsigned integer of `width` (1, 2, 4 or 8) bytes from the start
 /// of `b`. Panics only if `b` is shorter than `width` (callers slice first).
-pub fn read_uint(b: &[u8], width: u8, e: Endian) -> u64 {
+pub(crate) fn read_uint(b: &[u8], width: u8, e: Endian) -> u64 {
     match (width, e) {
         (1, _) => b[0] as u64,
         (2, Endian::Little) => u16::from_le_bytes([b[0], b[1]]) as u64,
@@ -50,7 +54,7 @@ pub fn read_uint(b: &[u8], width: u8, e: Endian) -> u64 {
 }
 
 /// Write `v` as `width` bytes into the start of `b` (for the generator and tests).
-pub fn write_uint(b: &mut [u8], width: u8, e: Endian, v: u64) {
+pub(crate) fn write_uint(b: &mut [u8], width: u8, e: Endian, v: u64) {
     let w = width as usize;
     match e {
         Endian::Little => b[..w].copy_from_slice(&v.to_le_bytes()[..w]),
@@ -60,46 +64,73 @@ pub fn write_uint(b: &mut [u8], width: u8, e: Endian, v: u64) {
 
 /// A magic (sync) word inside each record header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Magic {
-    pub offset: usize,
-    pub width: u8,
-    pub value: u64,
+pub(crate) struct Magic {
+    pub(crate) offset: usize,
+    pub(crate) width: u8,
+    pub(crate) value: u64,
+}
+
+/// The layout named on the command line (`--layout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LayoutKind {
+    /// pcap when the file starts with a pcap magic, else seed (custom when
+    /// `--rec-header-len` is given).
+    #[default]
+    Auto,
+    Seed,
+    Pcap,
+    Custom,
+}
+
+impl std::str::FromStr for LayoutKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<LayoutKind, String> {
+        match s {
+            "auto" => Ok(LayoutKind::Auto),
+            "seed" => Ok(LayoutKind::Seed),
+            "pcap" => Ok(LayoutKind::Pcap),
+            "custom" => Ok(LayoutKind::Custom),
+            _ => Err(format!(
+                "unknown layout '{s}': use auto, seed, pcap or custom"
+            )),
+        }
+    }
 }
 
 /// The `seed` layout's default sync word (see README).
-pub const SEED_MAGIC: u64 = 0xEB90_146F;
+pub(crate) const SEED_MAGIC: u64 = 0xEB90_146F;
 /// Largest record (header + payload) accepted by default for seed/custom.
-pub const DEFAULT_MAX_RECORD: u64 = 64 << 20;
+pub(crate) const DEFAULT_MAX_RECORD: u64 = 64 << 20;
 
-pub const PCAP_MAGIC_US: u32 = 0xA1B2_C3D4;
-pub const PCAP_MAGIC_NS: u32 = 0xA1B2_3C4D;
-pub const PCAPNG_MAGIC: u32 = 0x0A0D_0D0A;
+pub(crate) const PCAP_MAGIC_US: u32 = 0xA1B2_C3D4;
+pub(crate) const PCAP_MAGIC_NS: u32 = 0xA1B2_3C4D;
+pub(crate) const PCAPNG_MAGIC: u32 = 0x0A0D_0D0A;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// "seed", "pcap" or "custom".
-    pub name: &'static str,
-    pub header_len: usize,
-    pub rec_header_len: usize,
-    pub len_offset: usize,
-    pub len_width: u8,
-    pub endian: Endian,
+    pub(crate) name: &'static str,
+    pub(crate) header_len: usize,
+    pub(crate) rec_header_len: usize,
+    pub(crate) len_offset: usize,
+    pub(crate) len_width: u8,
+    pub(crate) endian: Endian,
     /// The length field counts the record header too.
-    pub len_includes_header: bool,
-    pub magic: Option<Magic>,
+    pub(crate) len_includes_header: bool,
+    pub(crate) magic: Option<Magic>,
     /// Offset of a 4-byte sequence number in the record header (seed).
-    pub seq_offset: Option<usize>,
+    pub(crate) seq_offset: Option<usize>,
     /// Largest acceptable record, header included.
-    pub max_record: u64,
+    pub(crate) max_record: u64,
     /// Accept records whose payload is empty.
-    pub allow_empty: bool,
+    pub(crate) allow_empty: bool,
     /// pcap only: nanosecond timestamps.
-    pub pcap_nanos: bool,
+    pub(crate) pcap_nanos: bool,
 }
 
 /// Why a record header was rejected.
 #[derive(Debug, PartialEq, Eq)]
-pub enum BadRecord {
+pub(crate) enum BadRecord {
     Magic { found: u64, want: u64 },
     Empty,
     TooShort { len: u64 },
@@ -107,7 +138,7 @@ pub enum BadRecord {
 }
 
 impl BadRecord {
-    pub fn describe(&self, l: &Layout) -> String {
+    pub(crate) fn describe(&self, l: &Layout) -> String {
         match self {
             BadRecord::Magic { found, want } => format!(
                 "bad magic 0x{found:0w$X} (expected 0x{want:0w$X})",
@@ -130,7 +161,7 @@ impl BadRecord {
 impl Layout {
     /// The seed layout: 136-byte file header; record header = 4-byte sync
     /// word, 4-byte file sequence number, 4-byte length.
-    pub fn seed(endian: Endian, len_includes_header: bool) -> Layout {
+    pub(crate) fn seed(endian: Endian, len_includes_header: bool) -> Layout {
         Layout {
             name: "seed",
             header_len: 136,
@@ -152,7 +183,7 @@ impl Layout {
     }
 
     /// A pcap layout with the given byte order and timestamp precision.
-    pub fn pcap(endian: Endian, nanos: bool, snaplen: u32) -> Layout {
+    pub(crate) fn pcap(endian: Endian, nanos: bool, snaplen: u32) -> Layout {
         Layout {
             name: "pcap",
             header_len: 24,
@@ -170,7 +201,7 @@ impl Layout {
     }
 
     /// Detect a pcap layout from the first bytes of a file.
-    pub fn pcap_from_header(h: &[u8]) -> Result<Layout> {
+    pub(crate) fn pcap_from_header(h: &[u8]) -> Result<Layout> {
         if h.len() < 24 {
             return Err(Error::malformed(format!(
                 "truncated pcap file header: {} bytes, a pcap header is 24",
@@ -200,7 +231,7 @@ impl Layout {
     }
 
     /// Check the layout is self-consistent.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if !matches!(self.len_width, 1 | 2 | 4 | 8) {
             return Err(Error::usage(format!(
                 "--len-width {} must be 1, 2, 4 or 8",
@@ -251,13 +282,13 @@ impl Layout {
     }
 
     /// The raw length field of a record header.
-    pub fn raw_len(&self, rh: &[u8]) -> u64 {
+    pub(crate) fn raw_len(&self, rh: &[u8]) -> u64 {
         read_uint(&rh[self.len_offset..], self.len_width, self.endian)
     }
 
     /// Total length of the record (header + payload) whose header is `rh`
     /// (`rh.len() >= rec_header_len`), after the magic and sanity checks.
-    pub fn record_len(&self, rh: &[u8]) -> std::result::Result<u64, BadRecord> {
+    pub(crate) fn record_len(&self, rh: &[u8]) -> std::result::Result<u64, BadRecord> {
         if let Some(m) = self.magic {
             let found = read_uint(&rh[m.offset..], m.width, self.endian);
             if found != m.value {
@@ -297,13 +328,13 @@ impl Layout {
     }
 
     /// The sequence number of a record (seed layout).
-    pub fn seq(&self, rh: &[u8]) -> Option<u32> {
+    pub(crate) fn seq(&self, rh: &[u8]) -> Option<u32> {
         self.seq_offset
             .map(|o| read_uint(&rh[o..], 4, self.endian) as u32)
     }
 
     /// Encode a record header for a payload of `payload` bytes (generator, tests).
-    pub fn encode_header(&self, rh: &mut [u8], payload: u64, seq: u32) {
+    pub(crate) fn encode_header(&self, rh: &mut [u8], payload: u64, seq: u32) {
         if let Some(m) = self.magic {
             write_uint(&mut rh[m.offset..], m.width, self.endian, m.value);
         }
@@ -319,7 +350,7 @@ impl Layout {
     }
 
     /// One line describing the layout.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = match self.name {
             "pcap" => format!(
                 "pcap ({}-endian, {} timestamps)",

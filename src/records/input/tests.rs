@@ -14,7 +14,7 @@ fn tmpfile(data: &[u8]) -> (PathBuf, File) {
 fn straddling_reads_remap() {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let (p, _) = tmpfile(&data);
-    let mut m = MappedInput::open(
+    let mut m = Input::open(
         &p,
         &WindowOpts {
             window: Some(64 << 10),
@@ -53,7 +53,7 @@ fn window_size_rules() {
     }
     .size()
     .unwrap();
-    assert_eq!(w % diag::page_size(), 0);
+    assert_eq!(w % sys::page_size(), 0);
     assert!(w >= 100_000);
 }
 
@@ -61,7 +61,7 @@ fn window_size_rules() {
 fn auto_switches_to_buffered_reads_for_dense_records_and_back() {
     let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
     let (p, _) = tmpfile(&data);
-    let mut m = MappedInput::open(&p, &WindowOpts::default()).unwrap();
+    let mut m = Input::open(&p, &WindowOpts::default()).unwrap();
     // Dense: 100-byte steps for 2 MiB.
     let mut off = 0u64;
     while off < 2 << 20 {
@@ -90,7 +90,7 @@ fn auto_switches_to_buffered_reads_for_dense_records_and_back() {
 fn shrunk_file_is_reported_at_remap() {
     let data = vec![7u8; 200_000];
     let (p, _) = tmpfile(&data);
-    let mut m = MappedInput::open(
+    let mut m = Input::open(
         &p,
         &WindowOpts {
             window: Some(64 << 10),

@@ -4,10 +4,10 @@
 //! a file larger than the address space (4+ GiB on a 32-bit MIPS/ARM) is
 //! walked piece by piece. A request that straddles the window edge remaps at
 //! the request's page. Pages behind the cursor are released with
-//! MADV_DONTNEED, so resident memory stays flat. Every live window is
-//! registered with [`crate::diag`], so a file that shrinks under us is
-//! reported instead of killing us with SIGBUS. Filesystems that cannot map
-//! (ENODEV) fall back to pread into a buffer.
+//! MADV_DONTNEED, so resident memory stays flat. Every window is a
+//! [`Mapping`], registered with the fault handler, so a file that shrinks
+//! under us is reported instead of killing us with SIGBUS. Filesystems that
+//! cannot map (ENODEV) fall back to pread into a buffer.
 //!
 //! Access modes (`--access`): `mmap` always maps; `read` always uses pread
 //! into a small buffer; `auto` (default) maps, and switches to a 128 KiB
@@ -18,21 +18,24 @@
 //! 75 ms of CPU for a 512 MiB pcap on tmpfs; see docs/benchmarks.md). Large
 //! records keep the mapping, which touches only the pages holding headers.
 
-use crate::diag::{self, RegionGuard, RegionKind};
-use crate::error::{Error, Kind, Result};
-use crate::size::human;
-use crate::sys;
+use super::output::read_input_at;
+use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::num::human;
+use crate::sys::fault::Role;
+use crate::sys::map::{Mapping, Spec};
+use crate::sys::{self, explain};
 
 mod pagebuf;
-use memmap2::{Mmap, MmapOptions};
-pub use pagebuf::PageBuf;
+use memmap2::Advice;
+use nix::errno::Errno;
+use pagebuf::PageBuf;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// How input bytes are reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Map; use a pread buffer while records are dense.
     #[default]
     Auto,
@@ -42,22 +45,21 @@ pub enum Access {
     Read,
 }
 
-impl Access {
-    pub fn parse(s: &str) -> Result<Access> {
+impl std::str::FromStr for Access {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Access, String> {
         match s {
             "auto" => Ok(Access::Auto),
             "mmap" => Ok(Access::Mmap),
             "read" => Ok(Access::Read),
-            _ => Err(Error::usage(format!(
-                "bad access mode '{s}': use auto, mmap or read"
-            ))),
+            _ => Err(format!("bad access mode '{s}': use auto, mmap or read")),
         }
     }
 }
 
 /// Window settings from the command line.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct WindowOpts {
+pub(crate) struct WindowOpts {
     /// Window size in bytes (None: [`default_window`]).
     pub window: Option<u64>,
     /// mlock the current window (implies `Access::Mmap`).
@@ -67,7 +69,7 @@ pub struct WindowOpts {
 
 impl WindowOpts {
     /// The same settings, always mapping (for copies through mappings).
-    pub fn mapped(&self) -> WindowOpts {
+    pub(crate) fn mapped(&self) -> WindowOpts {
         WindowOpts {
             access: Access::Mmap,
             ..*self
@@ -77,7 +79,7 @@ impl WindowOpts {
 
 /// Default window: 64 MiB on 64-bit targets, 16 MiB on 32-bit ones
 /// (a 32-bit MIPS process has 2 GiB of address space in all).
-pub fn default_window() -> usize {
+pub(crate) fn default_window() -> usize {
     if cfg!(target_pointer_width = "64") {
         64 << 20
     } else {
@@ -86,7 +88,7 @@ pub fn default_window() -> usize {
 }
 
 /// Smallest window accepted.
-pub const MIN_WINDOW: usize = 64 << 10;
+const MIN_WINDOW: usize = 64 << 10;
 /// Release pages behind the cursor once this many bytes have been passed.
 const RELEASE_STEP: usize = 2 << 20;
 /// Populate page tables this far ahead of the cursor in one call.
@@ -100,8 +102,8 @@ const READ_FALLBACK: usize = 1 << 20;
 
 impl WindowOpts {
     /// The window size in bytes, rounded to pages and checked.
-    pub fn size(&self) -> Result<usize> {
-        let page = diag::page_size();
+    pub(crate) fn size(&self) -> Result<usize> {
+        let page = sys::page_size();
         let w = match self.window {
             None => default_window(),
             Some(w) => {
@@ -125,7 +127,7 @@ impl WindowOpts {
 }
 
 enum Data {
-    Map(Mmap),
+    Map(Mapping),
     Buf(PageBuf),
 }
 
@@ -138,20 +140,19 @@ struct Win {
     populated: usize,
     /// Accesses since the last populate decision.
     touches: u32,
-    _guard: Option<RegionGuard>,
 }
 
 impl Win {
     fn bytes(&self) -> &[u8] {
         match &self.data {
-            Data::Map(m) => m,
+            Data::Map(m) => m.bytes(),
             Data::Buf(b) => b.as_slice(),
         }
     }
 }
 
 /// A read-only input accessed through windows.
-pub struct MappedInput {
+pub(crate) struct Input {
     file: File,
     path: PathBuf,
     len: u64,
@@ -168,36 +169,32 @@ pub struct MappedInput {
     /// A buffer kept for reuse between buffered windows.
     spare: PageBuf,
     /// Number of windows mapped so far (for tests and logging).
-    pub maps: u64,
+    maps: u64,
 }
 
-impl MappedInput {
+impl Input {
     /// Open `path` read-only.
-    pub fn open(path: &Path, opts: &WindowOpts) -> Result<MappedInput> {
-        let file =
-            File::open(path).map_err(|e| Error::io("cannot open input", e).with_path(path))?;
-        let md = file
-            .metadata()
-            .map_err(|e| Error::io("cannot stat input", e).with_path(path))?;
+    pub(crate) fn open(path: &Path, opts: &WindowOpts) -> Result<Input> {
+        let file = File::open(path).context("cannot open input").path(path)?;
+        let md = file.metadata().context("cannot stat input").path(path)?;
         if md.is_dir() {
             return Err(Error::new(Kind::Io, "input is a directory").with_path(path));
         }
         Self::from_file(file, path, md.len(), opts)
     }
 
-    pub fn from_file(file: File, path: &Path, len: u64, opts: &WindowOpts) -> Result<MappedInput> {
-        diag::install();
+    pub(crate) fn from_file(file: File, path: &Path, len: u64, opts: &WindowOpts) -> Result<Input> {
         let window = opts.size()?;
         if opts.lock {
             check_memlock(window)?;
         }
-        Ok(MappedInput {
+        Ok(Input {
             file,
             path: path.to_path_buf(),
             len,
             window,
             lock: opts.lock,
-            page: diag::page_size(),
+            page: sys::page_size(),
             cur: None,
             // MMKIT_NO_MMAP=1 forces the pread() path used where mapping fails with ENODEV.
             use_read: std::env::var_os("MMKIT_NO_MMAP").is_some(),
@@ -209,20 +206,17 @@ impl MappedInput {
         })
     }
 
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
     }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
-    pub fn file(&self) -> &File {
+    pub(crate) fn file(&self) -> &File {
         &self.file
     }
     /// Largest `n` that [`Self::bytes`] should be asked for at once.
-    pub fn max_chunk(&self) -> usize {
+    pub(crate) fn max_chunk(&self) -> usize {
         if self.use_read || self.access == Access::Read {
             READ_FALLBACK
         } else {
@@ -231,17 +225,17 @@ impl MappedInput {
     }
 
     /// Read `buf.len()` bytes at `off` with pread (small reads: headers).
-    pub fn read_exact_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
-        self.file.read_exact_at(buf, off).map_err(|e| {
-            Error::io("cannot read input", e)
-                .with_path(&self.path)
-                .at(off)
-        })
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        self.file
+            .read_exact_at(buf, off)
+            .context("cannot read input")
+            .path(&self.path)
+            .at(off)
     }
 
     /// The bytes `[off, off+n)`, mapping a new window if needed.
     /// `off + n` must not exceed the file length seen at open.
-    pub fn bytes(&mut self, off: u64, n: usize) -> Result<&[u8]> {
+    pub(crate) fn bytes(&mut self, off: u64, n: usize) -> Result<&[u8]> {
         if off.checked_add(n as u64).is_none_or(|e| e > self.len) {
             return Err(
                 Error::malformed(format!("read of {n} bytes past the end of the input"))
@@ -295,8 +289,7 @@ impl MappedInput {
                 let to = ((rel + n + POPULATE_STEP).div_ceil(page) * page).min(m.len());
                 if self.dense
                     && self.can_populate
-                    && sys::madvise(m[from..].as_ptr(), to - from, libc::MADV_POPULATE_READ)
-                        .is_err()
+                    && m.advise(Advice::PopulateRead, from, to - from).is_err()
                 {
                     self.can_populate = false;
                 }
@@ -306,49 +299,25 @@ impl MappedInput {
             // Release what is behind the cursor: resident memory stays flat.
             if rel >= w.released + RELEASE_STEP {
                 let upto = rel / page * page;
-                let _ = sys::madvise(
-                    m[w.released..].as_ptr(),
-                    upto - w.released,
-                    libc::MADV_DONTNEED,
-                );
+                let _ = m.release(w.released, upto - w.released);
                 w.released = upto;
             }
         }
         false
     }
 
-    /// Hint that `[off, off+n)` will be read soon: prefetch its cache lines
-    /// where the CPU has a prefetch instruction we can use on stable Rust.
-    /// Only inside the current window; never faults.
-    pub fn prefetch(&self, off: u64, n: usize) {
+    /// Hint that `[off, off+n)` will be read soon (only inside the current
+    /// mapped window; never faults).
+    pub(crate) fn prefetch(&self, off: u64, n: usize) {
         let Some(w) = &self.cur else { return };
         let Data::Map(m) = &w.data else { return };
-        if off < w.start {
-            return;
+        if off >= w.start {
+            m.prefetch((off - w.start) as usize, n);
         }
-        let rel = (off - w.start) as usize;
-        let end = rel.saturating_add(n).min(m.len());
-        #[cfg(target_arch = "x86_64")]
-        {
-            let mut i = rel;
-            while i < end {
-                // SAFETY: a prefetch hint for an address inside our mapping;
-                // prefetches never fault.
-                unsafe {
-                    core::arch::x86_64::_mm_prefetch(
-                        m.as_ptr().add(i) as *const i8,
-                        core::arch::x86_64::_MM_HINT_T0,
-                    )
-                };
-                i += 64;
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (rel, end);
     }
 
     /// Drop the current window (munmap).
-    pub fn unmap(&mut self) {
+    pub(crate) fn unmap(&mut self) {
         self.cur = None;
     }
 
@@ -399,47 +368,33 @@ impl MappedInput {
                 let len = (size.max(need) as u64).min(avail) as usize;
                 let mut buf = std::mem::take(&mut self.spare);
                 buf.resize(len, self.page);
-                self.file
-                    .read_exact_at(buf.as_mut_slice(), start)
-                    .map_err(|e| {
-                        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                            Kind::InputChanged
-                        } else {
-                            Kind::Io
-                        };
-                        Error::io("cannot read input (did it shrink?)", e)
-                            .with_path(&self.path)
-                            .at(start)
-                            .kind(kind)
-                    })?;
+                read_input_at(&self.file, &self.path, buf.as_mut_slice(), start)?;
                 self.cur = Some(Win {
                     start,
                     data: Data::Buf(buf),
                     released: 0,
                     populated: usize::MAX,
                     touches: 0,
-                    _guard: None,
                 });
                 return Ok(());
             }
-            // SAFETY: the mapping is read-only and private to this struct;
-            // the file may still shrink under us (another process), which
-            // raises SIGBUS on access: the region is registered with diag's
-            // handler below, which reports it and exits cleanly.
-            let r = unsafe { MmapOptions::new().offset(start).len(len).map(&self.file) };
-            match r {
+            let spec = Spec {
+                offset: start,
+                len,
+                writable: false,
+                populate: false,
+            };
+            match Mapping::new(&self.file, spec, Role::Input, &self.path) {
                 Ok(m) => {
                     self.maps += 1;
-                    let _ = sys::madvise(m.as_ptr(), m.len(), libc::MADV_SEQUENTIAL);
+                    let _ = m.advise(Advice::Sequential, 0, m.len());
                     if self.lock {
-                        sys::mlock(m.as_ptr(), m.len()).map_err(|e| {
-                            Error::io("cannot lock the window in memory", e)
-                                .with_path(&self.path)
-                                .kind(Kind::NoMemory)
-                                .hint(memlock_hint(m.len()))
-                        })?;
+                        m.lock()
+                            .context("cannot lock the window in memory")
+                            .path(&self.path)
+                            .kind(Kind::NoMemory)
+                            .hint(memlock_hint(m.len()))?;
                     }
-                    let g = diag::guard(m.as_ptr(), m.len(), RegionKind::Input, start, &self.path);
                     log::trace!(
                         "mapped {} bytes of {} at {start}",
                         m.len(),
@@ -451,19 +406,18 @@ impl MappedInput {
                         released: 0,
                         populated: 0,
                         touches: if self.dense { DENSE_TOUCHES } else { 0 },
-                        _guard: Some(g),
                     });
                     return Ok(());
                 }
-                Err(e) => match e.raw_os_error() {
-                    Some(libc::ENODEV) => {
+                Err(e) => match e.raw_os_error().map(Errno::from_raw) {
+                    Some(Errno::ENODEV) => {
                         log::warn!(
                             "{}: this filesystem cannot map files; reading with pread() instead",
                             self.path.display()
                         );
                         self.use_read = true;
                     }
-                    Some(libc::ENOMEM) if self.window / 2 >= MIN_WINDOW.max(need) => {
+                    Some(Errno::ENOMEM) if self.window / 2 >= MIN_WINDOW.max(need) => {
                         self.window /= 2;
                         log::warn!(
                             "no room for the window in the address space; retrying with {}",
@@ -477,7 +431,7 @@ impl MappedInput {
                         )
                         .with_path(&self.path)
                         .at(start)
-                        .hint(diag::explain_mmap(n, false, len)));
+                        .hint(explain::mmap(n, false, len)));
                     }
                     None => return Err(Error::io("cannot map the input", e).with_path(&self.path)),
                 },
@@ -498,7 +452,7 @@ fn memlock_hint(len: usize) -> String {
 }
 
 /// Refuse `--lock` up front when RLIMIT_MEMLOCK cannot hold one window.
-pub fn check_memlock(window: usize) -> Result<()> {
+pub(crate) fn check_memlock(window: usize) -> Result<()> {
     if let Some(lim) = sys::memlock_limit()
         && lim < window as u64
         && !sys::is_root()

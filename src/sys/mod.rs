@@ -1,0 +1,117 @@
+//! The operating system, seen from mmkit: page size, privileges, limits,
+//! the one syscall the libraries get wrong for us (fallocate), file
+//! durability helpers, and the submodules that own every `unsafe` mapping
+//! and signal operation:
+//!
+//! * [`map`]: the one guarded mapping type used for every map in the program;
+//! * [`fault`]: the signal handlers (SIGBUS, terminating signals) and the
+//!   registry of mapped regions and temporary files they read;
+//! * [`explain`]: what an errno means for a mapping we asked for.
+
+pub(crate) mod explain;
+pub(crate) mod fault;
+pub(crate) mod map;
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    use nix::unistd::{SysconfVar, sysconf};
+    match sysconf(SysconfVar::PAGE_SIZE) {
+        Ok(Some(p)) if p > 0 => p as usize,
+        _ => 4096,
+    }
+}
+
+/// Physical memory in bytes (None when unknown).
+pub(crate) fn phys_mem() -> Option<u64> {
+    use nix::unistd::{SysconfVar, sysconf};
+    let pages = sysconf(SysconfVar::_PHYS_PAGES).ok().flatten()?;
+    u64::try_from(pages).ok()?.checked_mul(page_size() as u64)
+}
+
+/// Are we root (root may lock beyond RLIMIT_MEMLOCK via CAP_IPC_LOCK)?
+pub(crate) fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes (None = unlimited or unknown).
+pub(crate) fn memlock_limit() -> Option<u64> {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+    match getrlimit(Resource::RLIMIT_MEMLOCK) {
+        #[allow(clippy::useless_conversion)] // rlim_t is 32-bit on some targets
+        Ok((cur, _)) if cur != RLIM_INFINITY => Some(u64::from(cur)),
+        _ => None,
+    }
+}
+
+/// CPU seconds (user + system) and page faults of this process so far.
+pub(crate) fn cpu_and_faults() -> (f64, u64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            let faults =
+                (u.minor_page_faults() as u64).saturating_add(u.major_page_faults() as u64);
+            (tv(u.user_time()) + tv(u.system_time()), faults)
+        }
+        Err(_) => (0.0, 0),
+    }
+}
+
+/// Drop a file's pages from the page cache (advice: errors are only logged).
+pub(crate) fn evict(f: &File) {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    if let Err(e) = posix_fadvise(f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
+        log::debug!("posix_fadvise(DONTNEED) failed: {e}");
+    }
+}
+
+/// Reserve `[0, len)` of `f` (ENOSPC up front, no SIGBUS later). Returns
+/// `Ok(false)` when the filesystem cannot preallocate (EOPNOTSUPP).
+///
+/// Hand-written because nix's `fallocate` takes a `libc::off_t`, which is
+/// 32 bits on 32-bit glibc targets (mipsel-gnu, armv7-gnueabihf): a 4 GiB
+/// piece would wrap. `fallocate64` (glibc) and musl's `fallocate` take a
+/// 64-bit offset on every target.
+pub(crate) fn fallocate(f: &File, len: u64) -> io::Result<bool> {
+    if len == 0 {
+        return Ok(true);
+    }
+    let len = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: fallocate on a valid, open descriptor; the offsets are passed
+    // by value as 64-bit integers; no memory is handed to the kernel.
+    #[cfg(target_env = "gnu")]
+    let r = unsafe { libc::fallocate64(f.as_raw_fd(), 0, 0, len) };
+    // SAFETY: as above; musl's off_t is 64-bit on every target.
+    #[cfg(not(target_env = "gnu"))]
+    let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)) {
+        nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::ENOSYS => Ok(false),
+        _ => Err(e),
+    }
+}
+
+/// One copy_file_range call: copy up to `len` bytes from `inp` at `*off_in`
+/// to `out` at `*off_out`, advancing both. Returns bytes copied (0 = EOF).
+pub(crate) fn copy_file_range(
+    inp: &File,
+    off_in: &mut u64,
+    out: &File,
+    off_out: &mut u64,
+    len: usize,
+) -> io::Result<usize> {
+    let mut i = i64::try_from(*off_in).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let mut o = i64::try_from(*off_out).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let n = nix::fcntl::copy_file_range(inp, Some(&mut i), out, Some(&mut o), len)
+        .map_err(io::Error::from)?;
+    *off_in = i as u64;
+    *off_out = o as u64;
+    Ok(n)
+}
