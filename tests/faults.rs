@@ -81,10 +81,23 @@ fn truncate_mid_split(write: &str) {
         assert!(log.contains("unfinished output was removed"), "{log}");
     }
     assert_no_temps(&out);
-    // Piece 0 was finished before the truncation: it is complete and valid.
-    assert_eq!(files(&out), ["in.0000.seed"]);
-    let c = run(&["check", &out.join("in.0000.seed").to_string_lossy()]);
+    if write == "kernel" {
+        assert!(
+            log.contains("in.0000.seed to in.0000.seed (1) are complete and valid; the set is incomplete"),
+            "{log}"
+        );
+    }
+    // Piece 0 was finished before the truncation: it is complete and valid,
+    // and the manifest says the set is incomplete, so join refuses it.
+    assert_eq!(files(&out), ["in.0000.seed", "in.manifest"]);
+    let piece = out.join("in.0000.seed");
+    let c = run(&["check", &piece.to_string_lossy()]);
     assert!(c.status.success(), "{}", stdout(&c));
+    let manifest = std::fs::read_to_string(out.join("in.manifest")).unwrap();
+    assert!(manifest.contains("state incomplete"), "{manifest}");
+    let j = run(&["join", &piece.to_string_lossy(), "-o", &t.s("j")]);
+    assert_eq!(j.status.code(), Some(3), "{}", stderr(&j));
+    assert!(stderr(&j).contains("did not finish"), "{}", stderr(&j));
 }
 
 #[test]

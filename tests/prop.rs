@@ -188,7 +188,7 @@ proptest! {
         } else {
             ("auto", "kernel", "mmap")
         };
-        let mut args: Vec<String> = vec!["-v".into(), "split".into(), input.display().to_string(), "-o".into(), outdir.display().to_string(), "--size".into(), limit.to_string(), "--access".into(), access.into(), "--write".into(), write.into()];
+        let mut args: Vec<String> = vec!["-v".into(), "split".into(), input.display().to_string(), "-o".into(), outdir.display().to_string(), "--size".into(), limit.to_string(), "--access".into(), access.into(), "--write".into(), write.into(), "--no-sync".into()];
         args.extend(layout_args(&c));
         // -v lists every piece: PATH<TAB>N bytes<TAB>R records
         let listing = mmkit_ok(&args);
@@ -223,7 +223,7 @@ proptest! {
         let joined = d.join("joined.bin");
         let mut args: Vec<String> = vec!["join".into()];
         args.extend(pieces.iter().map(|p| p.0.clone()));
-        args.extend(["-o".into(), joined.display().to_string(), "--write".into(), join_write.into()]);
+        args.extend(["-o".into(), joined.display().to_string(), "--write".into(), join_write.into(), "--no-sync".into()]);
         args.extend(layout_args(&c));
         mmkit_ok(&args);
         prop_assert!(std::fs::read(&joined).unwrap() == bytes);

@@ -16,6 +16,17 @@ use std::path::PathBuf;
 /// What a failed write to the output is called.
 const OUT: &str = "cannot write to the output";
 
+/// fsync outputs? Yes unless `--no-sync`; `--sync` (the old opt-in) is
+/// accepted and means the default.
+fn durable(sync: bool, no_sync: bool) -> Result<bool> {
+    if sync && no_sync {
+        return Err(crate::error::Error::usage(
+            "--sync and --no-sync contradict each other",
+        ));
+    }
+    Ok(!no_sync)
+}
+
 /// Adds the layout flags (shared by split, join, check and gen) to a
 /// command struct; argh has no flattening.
 macro_rules! with_layout_flags {
@@ -141,12 +152,15 @@ with_layout_flags! {
         /// how pieces are written: kernel (copy_file_range, default) or mmap
         #[argh(option, default = "WriteMode::default()")]
         pub write: WriteMode,
-        /// overwrite existing pieces
+        /// replace existing pieces, and remove leftover pieces of an earlier split
         #[argh(switch, short = 'f')]
         pub force: bool,
-        /// fsync each piece before renaming it into place
+        /// kept for old scripts: fsync is the default (each piece, then its directory)
         #[argh(switch)]
         pub sync: bool,
+        /// do not fsync (faster; after a power cut a renamed piece may lack data)
+        #[argh(switch)]
+        pub no_sync: bool,
         /// print the pieces that would be written, write nothing
         #[argh(switch, short = 'n')]
         pub dry_run: bool,
@@ -173,9 +187,12 @@ with_layout_flags! {
         /// overwrite an existing output
         #[argh(switch, short = 'f')]
         pub force: bool,
-        /// fsync the output before renaming it into place
+        /// kept for old scripts: fsync is the default (the output, then its directory)
         #[argh(switch)]
         pub sync: bool,
+        /// do not fsync (faster; after a power cut the output may lack data)
+        #[argh(switch)]
+        pub no_sync: bool,
     }
 }
 
@@ -213,9 +230,12 @@ pub(super) struct CopyArgs {
     /// overwrite an existing destination
     #[argh(switch, short = 'f')]
     pub force: bool,
-    /// fsync before renaming into place
+    /// kept for old scripts: fsync is the default (the copy, then its directory)
     #[argh(switch)]
     pub sync: bool,
+    /// do not fsync (faster; after a power cut the copy may lack data)
+    #[argh(switch)]
+    pub no_sync: bool,
     /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
     #[argh(option, from_str_fn(size_arg))]
     pub window: Option<u64>,
@@ -278,7 +298,7 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         prefix: a.prefix.clone(),
         write: a.write,
         force: a.force,
-        sync: a.sync,
+        sync: durable(a.sync, a.no_sync)?,
         dry_run: a.dry_run,
         layout: a.layout_opts(),
         window: a.window_opts(),
@@ -316,6 +336,14 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         a.size
     )
     .context(OUT)?;
+    if r.removed > 0 {
+        writeln!(
+            out,
+            "removed {} leftover piece(s) of an earlier split",
+            r.removed
+        )
+        .context(OUT)?;
+    }
     Ok(Outcome::Success)
 }
 
@@ -325,7 +353,7 @@ pub(super) fn join(a: JoinArgs, out: &mut dyn Write) -> Result<Outcome> {
         output: a.output.clone(),
         write: a.write,
         force: a.force,
-        sync: a.sync,
+        sync: durable(a.sync, a.no_sync)?,
         layout: a.layout_opts(),
         window: a.window_opts(),
     };
@@ -358,7 +386,7 @@ pub(super) fn copy(a: CopyArgs, out: &mut dyn Write) -> Result<Outcome> {
         dst: a.dst.clone(),
         method: a.method,
         force: a.force,
-        sync: a.sync,
+        sync: durable(a.sync, a.no_sync)?,
         window: WindowOpts {
             window: a.window,
             lock: false,

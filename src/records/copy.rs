@@ -5,9 +5,8 @@
 //! later), then renames it into place.
 
 use super::input::{Input, WindowOpts};
-use super::output::{MappedWriter, OutputFile, kernel_copy, rw_copy};
+use super::output::{MappedWriter, OutOpts, OutputFile, kernel_copy, rw_copy};
 use crate::error::Result;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -70,9 +69,14 @@ pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
     let mode = src
         .file()
         .metadata()
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o644);
-    let out = OutputFile::create_with(&o.dst, len, o.force, o.sync, o.method == Method::Mmap)?;
+        .map(|m| OutOpts::mode_of(&m))
+        .unwrap_or(0o600);
+    let opts = OutOpts {
+        force: o.force,
+        sync: o.sync,
+        mode,
+    };
+    let out = OutputFile::create(&o.dst, len, &opts, o.method == Method::Mmap)?;
     match o.method {
         Method::Mmap => {
             if len > 0 {
@@ -86,9 +90,6 @@ pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
             kernel_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?;
         }
     }
-    let _ = out
-        .file()
-        .set_permissions(std::fs::Permissions::from_mode(mode));
     out.commit()?;
     Ok(CopyReport {
         bytes: len,

@@ -5,7 +5,7 @@
 //! holes, so multi-GiB test files cost only their record headers on disk.
 
 use super::layout::{Endian, Layout, LayoutKind, LayoutOpts, PCAP_MAGIC_US, write_uint};
-use super::output::OutputFile;
+use super::output::{OutOpts, OutputFile};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -186,7 +186,13 @@ pub(crate) fn run(o: &GenOpts) -> Result<GenReport> {
         total += rh as u64 + p;
         records += 1;
     }
-    let out = OutputFile::create_with(&o.output, total, o.force, false, !o.sparse)?;
+    // A new file like any other (0666 less the umask); test data needs no fsync.
+    let opts = OutOpts {
+        force: o.force,
+        sync: false,
+        mode: 0o666,
+    };
+    let out = OutputFile::create(&o.output, total, &opts, !o.sparse)?;
     let mut sizes = Rng::new(o.seed);
     let mut fill = Rng::new(o.seed ^ 0x5EED_5EED_5EED_5EED);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);

@@ -7,7 +7,8 @@
 
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts};
-use super::output::{MappedWriter, OutputFile, WriteMode, check_absent, kernel_copy};
+use super::output::{MappedWriter, OutOpts, OutputFile, WriteMode, kernel_copy};
+use super::pieces::{Entry, Manifest, Namer, check_prefix, fingerprint, index_width, name_parts};
 use super::walk::{Record, Walker, open_layout};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::ui::Progress;
@@ -20,6 +21,7 @@ pub(crate) struct SplitOpts {
     pub(crate) prefix: Option<String>,
     pub(crate) write: WriteMode,
     pub(crate) force: bool,
+    /// fsync each piece and the directory (default; `--no-sync` clears it).
     pub(crate) sync: bool,
     pub(crate) dry_run: bool,
     pub(crate) layout: LayoutOpts,
@@ -42,29 +44,10 @@ pub(crate) struct SplitReport {
     pub(crate) input_bytes: u64,
     pub(crate) records: u64,
     pub(crate) pieces: Vec<Piece>,
-}
-
-/// Piece names: `PREFIX.NNNN.EXT` where PREFIX defaults to the input name
-/// without its last extension and EXT is that extension (if any).
-pub(crate) fn name_parts(input: &Path, prefix: Option<&str>) -> (String, String) {
-    let file = input
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (stem, ext) = match file.rfind('.') {
-        Some(i) if i > 0 => (file[..i].to_string(), file[i..].to_string()),
-        _ => (file.clone(), String::new()),
-    };
-    (prefix.map(str::to_string).unwrap_or(stem), ext)
-}
-
-/// Digits in piece numbers: at least 4, more when the file could need more
-/// pieces. Any piece plus the next record exceeds the limit, so two
-/// consecutive pieces hold more than `limit - header` bytes of records.
-pub(crate) fn index_width(data_bytes: u64, limit: u64, header: u64) -> usize {
-    let room = limit.saturating_sub(header).max(1);
-    let bound = 2 * data_bytes.div_ceil(room) + 1;
-    bound.to_string().len().max(4)
+    /// Leftover pieces of an earlier split removed (with --force).
+    pub(crate) removed: usize,
+    /// The manifest written beside the pieces.
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 fn debug_pause() -> Option<std::time::Duration> {
@@ -76,10 +59,12 @@ fn debug_pause() -> Option<std::time::Duration> {
 
 /// A piece for the writer thread to produce.
 struct Job {
-    idx: usize,
+    idx: u64,
     path: PathBuf,
     start: u64,
     end: u64,
+    /// Its manifest entry, recorded once the piece is in place.
+    entry: Entry,
 }
 
 /// Writes pieces (header + a range of the input) in its own thread, so the
@@ -89,22 +74,19 @@ struct Writer {
     file: std::fs::File,
     input: PathBuf,
     copy_src: Option<Input>,
-    force: bool,
-    sync: bool,
+    out: OutOpts,
     pause: Option<std::time::Duration>,
+    /// The manifest, rewritten after each piece: a split that fails
+    /// half-way leaves the list of its finished pieces, marked incomplete.
+    manifest: Manifest,
+    manifest_path: PathBuf,
 }
 
 impl Writer {
     fn write(&mut self, j: &Job) -> Result<()> {
         let hdr = self.header.len() as u64;
         let bytes = hdr + (j.end - j.start);
-        let out = OutputFile::create_with(
-            &j.path,
-            bytes,
-            self.force,
-            self.sync,
-            self.copy_src.is_some(),
-        )?;
+        let out = OutputFile::create(&j.path, bytes, &self.out, self.copy_src.is_some())?;
         if let Some(d) = self.pause.filter(|_| j.idx > 0) {
             eprintln!("mmkit: debug pause before writing piece {}", j.idx);
             std::thread::sleep(d);
@@ -131,11 +113,54 @@ impl Writer {
         }
         out.commit()?;
         log::debug!("wrote {} ({bytes} bytes)", j.path.display());
-        Ok(())
+        self.manifest.pieces.push(j.entry.clone());
+        self.manifest.write(&self.manifest_path, self.out.sync)
     }
 }
 
+/// Check the output directory (created when its parent exists) and the
+/// names this split will use: without `--force`, any file named like a
+/// piece of this split (a planned name or a leftover) stops it before
+/// anything is written.
+fn prepare_dir(o: &SplitOpts, namer: &Namer) -> Result<()> {
+    let d = &o.out_dir;
+    match std::fs::metadata(d) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::usage("-o names a file, not a directory").with_path(d));
+        }
+        Err(_) => {
+            std::fs::create_dir(d)
+                .context("cannot create the output directory")
+                .path(d)
+                .hint("-o DIR is created only when its parent directory exists")?;
+            log::info!("created the output directory {}", d.display());
+        }
+    }
+    let existing = namer.existing();
+    if !o.force && !existing.is_empty() {
+        let names: Vec<String> = existing
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(Error::new(
+            Kind::Exists,
+            format!(
+                "{} file(s) named like this split's pieces already exist ({}{}); use --force to replace them (leftovers beyond the new count are removed)",
+                existing.len(),
+                names.join(", "),
+                if existing.len() > 3 { ", ..." } else { "" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
+    if let Some(p) = &o.prefix {
+        check_prefix(p)?;
+    }
     let mut src = Input::open(&o.input, &o.window)?;
     let (layout, header) = open_layout(&mut src, &o.layout)?;
     let hdr = header.len() as u64;
@@ -145,15 +170,34 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             o.size
         )));
     }
-    if !o.dry_run && !o.out_dir.is_dir() {
-        return Err(Error::usage("output directory does not exist").with_path(&o.out_dir));
-    }
     let total = src.len();
     let (prefix, ext) = name_parts(&o.input, o.prefix.as_deref());
-    let width = index_width(total - hdr, o.size, hdr);
-    let name = |i: usize| o.out_dir.join(format!("{prefix}.{i:0width$}{ext}"));
+    let namer = Namer {
+        dir: o.out_dir.clone(),
+        prefix,
+        ext,
+        width: index_width(total - hdr, o.size, hdr),
+    };
+    let mode = src
+        .file()
+        .metadata()
+        .map(|m| OutOpts::mode_of(&m))
+        .unwrap_or(0o600);
+    let out = OutOpts {
+        force: o.force,
+        sync: o.sync,
+        mode,
+    };
+    let manifest = Manifest {
+        input: o.input.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+        input_bytes: total,
+        layout: layout.describe(),
+        complete: false,
+        pieces: Vec::new(),
+    };
     if !o.dry_run {
-        check_absent(&name(0), o.force)?;
+        prepare_dir(o, &namer)?;
+        manifest.write(&namer.manifest(), o.sync)?;
     }
     log::debug!("{}: layout {}", o.input.display(), layout.describe());
 
@@ -180,23 +224,28 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             file: dup()?,
             input: o.input.clone(),
             copy_src,
-            force: o.force,
-            sync: o.sync,
+            out,
             pause: debug_pause(),
+            manifest: manifest.clone(),
+            manifest_path: namer.manifest(),
         })
     };
 
-    std::thread::scope(|scope| {
+    let (walked, written, committed) = std::thread::scope(|scope| -> Result<_> {
         // At most one piece queued while another is being written.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
         let handle = writer.map(|mut w| {
             std::thread::Builder::new()
                 .name("mmkit-writer".into())
-                .spawn_scoped(scope, move || -> Result<()> {
+                .spawn_scoped(scope, move || -> (u64, Result<Manifest>) {
+                    let mut done = 0;
                     for j in rx {
-                        w.write(&j)?;
+                        if let Err(e) = w.write(&j) {
+                            return (done, Err(e));
+                        }
+                        done += 1;
                     }
-                    Ok(())
+                    (done, Ok(w.manifest))
                 })
                 .context("cannot start the writer thread")
         });
@@ -204,7 +253,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             Some(h) => Some(h?),
             None => None,
         };
-        let walked = walk_pieces(o, &mut src, &layout, hdr, total, &name, |job| {
+        let walked = walk_pieces(o, &mut src, &layout, hdr, total, &namer, |job| {
             if handle.is_some() {
                 // A closed channel means the writer failed: stop walking,
                 // its error is reported below.
@@ -213,23 +262,64 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             true
         });
         drop(tx);
-        let written = match handle {
-            Some(h) => h
-                .join()
-                .unwrap_or_else(|_| Err(Error::new(Kind::Io, "the writer thread panicked"))),
-            None => Ok(()),
+        let (committed, written) = match handle {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                (0, Err(Error::new(Kind::Io, "the writer thread panicked")))
+            }),
+            None => (0, Ok(manifest.clone())),
         };
-        written?;
-        let report = walked?;
-        let next = name(report.pieces.len());
-        if !o.dry_run && next.exists() {
-            log::warn!(
-                "{} is left over from an earlier split (not part of this one)",
-                next.display()
+        Ok((walked, written, committed))
+    })?;
+    let e = match (written, walked) {
+        (Err(e), _) | (Ok(_), Err(e)) => e,
+        (Ok(_), Ok(report)) if o.dry_run => return Ok(report),
+        (Ok(m), Ok(report)) => return finish(o, &namer, m, report),
+    };
+    if !o.dry_run {
+        if committed > 0 {
+            log::error!(
+                "pieces {} to {} ({committed}) are complete and valid; the set is incomplete ({} says so)",
+                namer.file_name(0),
+                namer.file_name(committed - 1),
+                namer.manifest().display()
             );
+        } else {
+            log::error!("no piece was completed");
         }
-        Ok(report)
-    })
+    }
+    Err(e)
+}
+
+/// After a successful split: remove leftovers of an earlier split (with
+/// --force) and mark the manifest complete.
+fn finish(
+    o: &SplitOpts,
+    namer: &Namer,
+    mut manifest: Manifest,
+    mut report: SplitReport,
+) -> Result<SplitReport> {
+    let ours: std::collections::HashSet<&Path> =
+        report.pieces.iter().map(|p| p.path.as_path()).collect();
+    let mut removed = 0;
+    for p in namer.existing() {
+        if !ours.contains(p.as_path()) {
+            std::fs::remove_file(&p)
+                .context("cannot remove a leftover piece")
+                .path(&p)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        log::info!(
+            "removed {removed} leftover piece(s) of an earlier split beyond the new {}",
+            report.pieces.len()
+        );
+    }
+    manifest.complete = true;
+    manifest.write(&namer.manifest(), o.sync)?;
+    report.removed = removed;
+    report.manifest = Some(namer.manifest());
+    Ok(report)
 }
 
 /// Walk the input, cutting pieces; `emit` gets each piece and returns false
@@ -240,7 +330,7 @@ fn walk_pieces(
     layout: &Layout,
     hdr: u64,
     total: u64,
-    name: &dyn Fn(usize) -> PathBuf,
+    namer: &Namer,
     mut emit: impl FnMut(Job) -> bool,
 ) -> Result<SplitReport> {
     let mut report = SplitReport {
@@ -269,6 +359,7 @@ fn walk_pieces(
         };
         let start = first.offset;
         let mut end = first.end();
+        let mut last = first;
         let mut records = u64::from(first.len > 0);
         let oversized = hdr + first.len > o.size;
         if oversized {
@@ -281,6 +372,7 @@ fn walk_pieces(
             while let Some(r) = walker.next(src)? {
                 if hdr + (r.end() - start) <= o.size {
                     end = r.end();
+                    last = r;
                     records += 1;
                 } else {
                     pending = Some(r);
@@ -288,20 +380,37 @@ fn walk_pieces(
                 }
             }
         }
-        let idx = report.pieces.len();
-        let path = name(idx);
+        let idx = report.pieces.len() as u64;
+        let path = namer.path(idx);
         report.records += records;
+        let (first_fp, last_fp) = if records > 0 {
+            (
+                header_fingerprint(src, layout, first.offset)?,
+                header_fingerprint(src, layout, last.offset)?,
+            )
+        } else {
+            (0, 0)
+        };
+        let bytes = hdr + (end - start);
         report.pieces.push(Piece {
             path: path.clone(),
-            bytes: hdr + (end - start),
+            bytes,
             records,
             oversized,
         });
+        let entry = Entry {
+            name: namer.file_name(idx),
+            bytes,
+            records,
+            first: first_fp,
+            last: last_fp,
+        };
         if !emit(Job {
             idx,
             path,
             start,
             end,
+            entry,
         }) {
             break;
         }
@@ -314,34 +423,9 @@ fn walk_pieces(
     Ok(report)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn piece_names() {
-        assert_eq!(
-            name_parts(Path::new("/a/cap.pcap"), None),
-            ("cap".into(), ".pcap".into())
-        );
-        assert_eq!(
-            name_parts(Path::new("data"), None),
-            ("data".into(), "".into())
-        );
-        assert_eq!(
-            name_parts(Path::new(".hidden"), None),
-            (".hidden".into(), "".into())
-        );
-        assert_eq!(
-            name_parts(Path::new("x.tar.gz"), Some("p")),
-            ("p".into(), ".gz".into())
-        );
-    }
-
-    #[test]
-    fn index_width_grows_with_piece_count() {
-        assert_eq!(index_width(1 << 30, 100 << 20, 24), 4);
-        assert_eq!(index_width(10 << 30, 1 << 20, 24), 5);
-        assert_eq!(index_width(0, 100, 24), 4);
-    }
+/// The fingerprint of the record header at `off`.
+pub(crate) fn header_fingerprint(src: &Input, layout: &Layout, off: u64) -> Result<u64> {
+    let mut h = vec![0u8; layout.rec_header_len];
+    src.read_exact_at(&mut h, off)?;
+    Ok(fingerprint(&h))
 }

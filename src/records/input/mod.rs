@@ -316,11 +316,6 @@ impl Input {
         }
     }
 
-    /// Drop the current window (munmap).
-    pub(crate) fn unmap(&mut self) {
-        self.cur = None;
-    }
-
     fn remap(&mut self, off: u64, n: usize) -> Result<()> {
         // Unmap first: a 32-bit process may not have room for two windows.
         // A buffered window tells how dense the records were in it.
