@@ -13,6 +13,7 @@ use super::split::{SplitOpts, run as split};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::num::human;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -178,11 +179,20 @@ fn one(
 
 pub(crate) fn run(o: &DemoOpts, out: &mut dyn Write) -> Result<()> {
     let base = o.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("mmkit-demo-{}", std::process::id()));
+    let name = format!("mmkit-demo-{}", std::process::id());
+    let dir = base.join(&name);
     std::fs::create_dir_all(&dir)
         .context("cannot create the demo directory")
         .path(&dir)?;
     let _cleanup = Cleanup(dir.clone(), o.keep);
+    // Ctrl-C or a lost console (SIGHUP) removes the directory too: on
+    // OpenWrt /tmp is RAM.
+    let base_dir = std::fs::File::open(&base)
+        .context("cannot open the demo's parent directory")
+        .path(&base)?;
+    let _on_signal = (!o.keep).then(|| {
+        crate::sys::fault::register_tree(base_dir.as_raw_fd(), std::ffi::OsStr::new(&name))
+    });
     writeln!(out, "mmkit demo in {}", dir.display()).context(OUT)?;
     writeln!(
         out,

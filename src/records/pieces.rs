@@ -129,46 +129,67 @@ pub(crate) struct Manifest {
 
 const MAGIC: &str = "mmkit-split 1";
 
-impl Manifest {
-    pub(crate) fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "{MAGIC}");
-        let _ = writeln!(s, "input {} {}", self.input_bytes, self.input);
-        let _ = writeln!(s, "layout {}", self.layout);
-        let _ = writeln!(
-            s,
-            "state {}",
-            if self.complete {
-                "complete"
-            } else {
-                "incomplete"
-            }
-        );
-        for p in &self.pieces {
-            let _ = writeln!(
-                s,
-                "piece {} {} {:016x} {:016x} {}",
-                p.bytes, p.records, p.first, p.last, p.name
-            );
-        }
-        s
-    }
+/// A manifest being written: its head once, then one line per finished
+/// piece (appended: a split of thousands of pieces costs one small write
+/// each), then `state complete`. A split that stops half-way leaves the
+/// list of its finished pieces and no `state complete`.
+pub(crate) struct ManifestLog {
+    file: std::fs::File,
+    path: PathBuf,
+    sync: bool,
+}
 
-    /// Write it (small: a plain write and rename; fsynced with `sync`).
-    pub(crate) fn write(&self, path: &Path, sync: bool) -> Result<()> {
+impl ManifestLog {
+    /// Start the manifest at `path` (replacing an earlier one).
+    pub(crate) fn create(path: &Path, head: &Manifest, sync: bool) -> Result<ManifestLog> {
+        let mut text = String::new();
+        let _ = writeln!(text, "{MAGIC}");
+        let _ = writeln!(text, "input {} {}", head.input_bytes, head.input);
+        let _ = writeln!(text, "layout {}", head.layout);
         let tmp = path.with_extension("manifest.tmp");
-        let body = self.render();
-        let write = || -> std::io::Result<()> {
+        let create = || -> std::io::Result<std::fs::File> {
             let f = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut &f, body.as_bytes())?;
+            std::io::Write::write_all(&mut &f, text.as_bytes())?;
             if sync {
                 f.sync_all()?;
             }
-            std::fs::rename(&tmp, path)
+            std::fs::rename(&tmp, path)?;
+            std::fs::OpenOptions::new().append(true).open(path)
         };
-        write().context("cannot write the manifest").path(path)
+        let file = create().context("cannot write the manifest").path(path)?;
+        Ok(ManifestLog {
+            file,
+            path: path.to_path_buf(),
+            sync,
+        })
     }
 
+    fn line(&mut self, text: &str) -> Result<()> {
+        let r = std::io::Write::write_all(&mut self.file, text.as_bytes()).and_then(|_| {
+            if self.sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        r.context("cannot write the manifest").path(&self.path)
+    }
+
+    /// Record a piece that is in place.
+    pub(crate) fn piece(&mut self, p: &Entry) -> Result<()> {
+        self.line(&format!(
+            "piece {} {} {:016x} {:016x} {}\n",
+            p.bytes, p.records, p.first, p.last, p.name
+        ))
+    }
+
+    /// Mark the set complete.
+    pub(crate) fn complete(mut self) -> Result<()> {
+        self.line("state complete\n")
+    }
+}
+
+impl Manifest {
     /// Read a manifest; `Ok(None)` when `path` does not exist.
     pub(crate) fn read(path: &Path) -> Result<Option<Manifest>> {
         let text = match std::fs::read_to_string(path) {
@@ -197,14 +218,15 @@ impl Manifest {
                     m.input = name.to_string();
                 }
                 "layout" => m.layout = rest.to_string(),
-                "state" => m.complete = rest == "complete",
+                "state" if rest == "complete" => m.complete = true,
                 "piece" => {
                     let f: Vec<&str> = rest.splitn(5, ' ').collect();
                     if f.len() != 5 {
                         return Err(bad(i, "piece"));
                     }
                     let num = |s: &str| s.parse::<u64>().map_err(|_| bad(i, "piece number"));
-                    let hex = |s: &str| u64::from_str_radix(s, 16).map_err(|_| bad(i, "fingerprint"));
+                    let hex =
+                        |s: &str| u64::from_str_radix(s, 16).map_err(|_| bad(i, "fingerprint"));
                     m.pieces.push(Entry {
                         bytes: num(f[0])?,
                         records: num(f[1])?,
@@ -227,7 +249,9 @@ pub(crate) fn manifest_for(piece: &Path) -> Option<PathBuf> {
     let parts: Vec<&str> = name.rsplitn(3, '.').collect();
     let prefix_end = match parts.as_slice() {
         [ext, digits, prefix]
-            if digits.len() >= 4 && digits.bytes().all(|c| c.is_ascii_digit()) && !ext.is_empty() =>
+            if digits.len() >= 4
+                && digits.bytes().all(|c| c.is_ascii_digit())
+                && !ext.is_empty() =>
         {
             prefix.len()
         }
@@ -299,11 +323,11 @@ mod tests {
 
     #[test]
     fn manifest_round_trip_and_lookup() {
-        let m = Manifest {
+        let mut m = Manifest {
             input: "my cap.pcap".into(),
             input_bytes: 123,
             layout: "pcap (little-endian)".into(),
-            complete: true,
+            complete: false,
             pieces: vec![Entry {
                 name: "my cap.0000.pcap".into(),
                 bytes: 100,
@@ -315,7 +339,11 @@ mod tests {
         let d = std::env::temp_dir().join(format!("mmkit-manifest-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("my cap.manifest");
-        m.write(&p, false).unwrap();
+        let mut log = ManifestLog::create(&p, &m, false).unwrap();
+        log.piece(&m.pieces[0]).unwrap();
+        assert_eq!(Manifest::read(&p).unwrap().as_ref(), Some(&m), "incomplete");
+        log.complete().unwrap();
+        m.complete = true;
         assert_eq!(Manifest::read(&p).unwrap(), Some(m));
         assert_eq!(Manifest::read(&d.join("none")).unwrap(), None);
         std::fs::write(&p, "junk\n").unwrap();

@@ -8,7 +8,9 @@
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, WriteMode, kernel_copy};
-use super::pieces::{Entry, Manifest, Namer, check_prefix, fingerprint, index_width, name_parts};
+use super::pieces::{
+    Entry, Manifest, ManifestLog, Namer, check_prefix, fingerprint, index_width, name_parts,
+};
 use super::walk::{Record, Walker, open_layout};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::ui::Progress;
@@ -76,10 +78,9 @@ struct Writer {
     copy_src: Option<Input>,
     out: OutOpts,
     pause: Option<std::time::Duration>,
-    /// The manifest, rewritten after each piece: a split that fails
-    /// half-way leaves the list of its finished pieces, marked incomplete.
-    manifest: Manifest,
-    manifest_path: PathBuf,
+    /// The manifest, a line per finished piece: a split that fails
+    /// half-way leaves the list of its finished pieces, not marked complete.
+    manifest: ManifestLog,
 }
 
 impl Writer {
@@ -113,8 +114,7 @@ impl Writer {
         }
         out.commit()?;
         log::debug!("wrote {} ({bytes} bytes)", j.path.display());
-        self.manifest.pieces.push(j.entry.clone());
-        self.manifest.write(&self.manifest_path, self.out.sync)
+        self.manifest.piece(&j.entry)
     }
 }
 
@@ -188,17 +188,24 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         sync: o.sync,
         mode,
     };
-    let manifest = Manifest {
-        input: o.input.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+    let head = Manifest {
+        input: o
+            .input
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
         input_bytes: total,
         layout: layout.describe(),
         complete: false,
         pieces: Vec::new(),
     };
-    if !o.dry_run {
+    let manifest = if o.dry_run {
+        None
+    } else {
         prepare_dir(o, &namer)?;
-        manifest.write(&namer.manifest(), o.sync)?;
-    }
+        Some(ManifestLog::create(&namer.manifest(), &head, o.sync)?)
+    };
     log::debug!("{}: layout {}", o.input.display(), layout.describe());
 
     let dup = || {
@@ -207,9 +214,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             .context("cannot duplicate the input descriptor")
             .path(&o.input)
     };
-    let writer = if o.dry_run {
-        None
-    } else {
+    let writer = if let Some(manifest) = manifest {
         let copy_src = match o.write {
             WriteMode::Mmap => Some(Input::from_file(
                 dup()?,
@@ -226,9 +231,10 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             copy_src,
             out,
             pause: debug_pause(),
-            manifest: manifest.clone(),
-            manifest_path: namer.manifest(),
+            manifest,
         })
+    } else {
+        None
     };
 
     let (walked, written, committed) = std::thread::scope(|scope| -> Result<_> {
@@ -237,7 +243,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         let handle = writer.map(|mut w| {
             std::thread::Builder::new()
                 .name("mmkit-writer".into())
-                .spawn_scoped(scope, move || -> (u64, Result<Manifest>) {
+                .spawn_scoped(scope, move || -> (u64, Result<Option<ManifestLog>>) {
                     let mut done = 0;
                     for j in rx {
                         if let Err(e) = w.write(&j) {
@@ -245,7 +251,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
                         }
                         done += 1;
                     }
-                    (done, Ok(w.manifest))
+                    (done, Ok(Some(w.manifest)))
                 })
                 .context("cannot start the writer thread")
         });
@@ -263,17 +269,17 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         });
         drop(tx);
         let (committed, written) = match handle {
-            Some(h) => h.join().unwrap_or_else(|_| {
-                (0, Err(Error::new(Kind::Io, "the writer thread panicked")))
-            }),
-            None => (0, Ok(manifest.clone())),
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| (0, Err(Error::new(Kind::Io, "the writer thread panicked")))),
+            None => (0, Ok(None)),
         };
         Ok((walked, written, committed))
     })?;
     let e = match (written, walked) {
         (Err(e), _) | (Ok(_), Err(e)) => e,
-        (Ok(_), Ok(report)) if o.dry_run => return Ok(report),
-        (Ok(m), Ok(report)) => return finish(o, &namer, m, report),
+        (Ok(None), Ok(report)) => return Ok(report),
+        (Ok(Some(m)), Ok(report)) => return finish(&namer, m, report),
     };
     if !o.dry_run {
         if committed > 0 {
@@ -292,12 +298,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
 
 /// After a successful split: remove leftovers of an earlier split (with
 /// --force) and mark the manifest complete.
-fn finish(
-    o: &SplitOpts,
-    namer: &Namer,
-    mut manifest: Manifest,
-    mut report: SplitReport,
-) -> Result<SplitReport> {
+fn finish(namer: &Namer, manifest: ManifestLog, mut report: SplitReport) -> Result<SplitReport> {
     let ours: std::collections::HashSet<&Path> =
         report.pieces.iter().map(|p| p.path.as_path()).collect();
     let mut removed = 0;
@@ -315,8 +316,7 @@ fn finish(
             report.pieces.len()
         );
     }
-    manifest.complete = true;
-    manifest.write(&namer.manifest(), o.sync)?;
+    manifest.complete()?;
     report.removed = removed;
     report.manifest = Some(namer.manifest());
     Ok(report)

@@ -81,7 +81,10 @@ fn scan(o: &JoinOpts, index: usize, path: &PathBuf) -> Result<(Layout, Vec<u8>, 
     };
     let first_header = read_header(first)?;
     let last_header = read_header(last)?;
-    let md = src.file().metadata().map_err(|e| Error::io("cannot stat piece", e).with_path(path))?;
+    let md = src
+        .file()
+        .metadata()
+        .map_err(|e| Error::io("cannot stat piece", e).with_path(path))?;
     let fp = |h: &Option<Vec<u8>>| h.as_deref().map_or(0, fingerprint);
     let s = Scanned {
         index,
@@ -106,7 +109,10 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
             let is_manifest = p.extension().is_some_and(|e| e == "manifest")
                 && matches!(Manifest::read(p), Ok(Some(_)));
             if is_manifest {
-                log::info!("{} is the split's manifest, not a piece: skipped", p.display());
+                log::info!(
+                    "{} is the split's manifest, not a piece: skipped",
+                    p.display()
+                );
             }
             !is_manifest
         })
@@ -173,8 +179,10 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
         // One piece open at a time.
         let mut src = Input::open(&p.path, &wopts(o))?;
         if src.len() != p.bytes {
-            return Err(Error::new(Kind::InputChanged, "this piece changed size while joining")
-                .with_path(&p.path));
+            return Err(
+                Error::new(Kind::InputChanged, "this piece changed size while joining")
+                    .with_path(&p.path),
+            );
         }
         let n = p.bytes - hdr;
         match mapped.as_mut() {

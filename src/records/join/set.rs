@@ -99,7 +99,8 @@ fn refuse_duplicates(pieces: &[Scanned]) -> Result<()> {
     for (i, a) in pieces.iter().enumerate() {
         if let Some(b) = pieces[..i].iter().find(|b| {
             b.identity == a.identity
-                || (a.records > 0 && (b.bytes, b.first_fp, b.last_fp) == (a.bytes, a.first_fp, a.last_fp))
+                || (a.records > 0
+                    && (b.bytes, b.first_fp, b.last_fp) == (a.bytes, a.first_fp, a.last_fp))
         }) {
             return Err(Error::malformed(format!(
                 "this piece is the same as {}: a piece is given twice",
@@ -139,11 +140,22 @@ fn continues(layout: &Layout, a: &Scanned, b: &Scanned) -> Option<bool> {
 }
 
 fn by_content(mut pieces: Vec<Scanned>, layout: &Layout) -> Result<Vec<Scanned>> {
-    let broken = |v: &[Scanned]| v.windows(2).position(|w| continues(layout, &w[0], &w[1]) == Some(false));
+    let broken = |v: &[Scanned]| {
+        v.windows(2)
+            .position(|w| continues(layout, &w[0], &w[1]) == Some(false))
+    };
     let Some(k) = broken(&pieces) else {
         return Ok(pieces);
     };
-    // Only the order wrong? Sort by where each piece starts and look again.
+    // Only the order wrong? Where records carry sequence numbers, sort by
+    // where each piece starts and look again. (Timestamps only order: two
+    // captures' pieces could interleave, so a regression is refused.)
+    if layout.seq_offset.is_none() {
+        return Err(Error::malformed(
+            "its first timestamp is earlier than the previous piece's last: the pieces are out of order, or come from different captures",
+        )
+        .with_path(&pieces[k + 1].path));
+    }
     let mut sorted: Vec<Scanned> = Vec::with_capacity(pieces.len());
     sorted.append(&mut pieces);
     sorted.sort_by_key(|p| p.first_header.as_deref().and_then(|h| position(layout, h)));
@@ -153,15 +165,10 @@ fn by_content(mut pieces: Vec<Scanned>, layout: &Layout) -> Result<Vec<Scanned>>
         return Ok(sorted);
     }
     // Report against the order given.
-    let what = if layout.seq_offset.is_some() {
-        "its first sequence number does not follow the previous piece's last"
-    } else {
-        "its first timestamp is earlier than the previous piece's last"
-    };
     let bad = &pieces_in_given_order(sorted, k)?;
-    Err(Error::malformed(format!(
-        "{what}: a piece is missing or out of place, or the pieces come from different captures"
-    ))
+    Err(Error::malformed(
+        "its first sequence number does not follow the previous piece's last: a piece is missing, or the pieces come from different recordings",
+    )
     .with_path(bad))
 }
 

@@ -105,7 +105,12 @@ impl OutputFile {
     /// bytes: with `prealloc`, fallocate where the filesystem can, so a full
     /// disk says ENOSPC now rather than SIGBUS later; otherwise (and as the
     /// fallback) ftruncate, which leaves a sparse file.
-    pub(crate) fn create(dest: &Path, len: u64, opts: &OutOpts, prealloc: bool) -> Result<OutputFile> {
+    pub(crate) fn create(
+        dest: &Path,
+        len: u64,
+        opts: &OutOpts,
+        prealloc: bool,
+    ) -> Result<OutputFile> {
         check_absent(dest, opts.force)?;
         let name = dest
             .file_name()
@@ -231,18 +236,32 @@ impl OutputFile {
             )
             .with_path(&self.dest)
         };
-        let fail = |e: Errno| {
-            Error::errno("cannot rename output into place", e).with_path(&self.dest)
-        };
+        let fail =
+            |e: Errno| Error::errno("cannot rename output into place", e).with_path(&self.dest);
         let d = &self.dir;
-        match renameat2(d, self.tmp_name.as_os_str(), d, dest_name, RenameFlags::RENAME_NOREPLACE) {
+        // Test hook: MMKIT_TEST_RENAME=link (no renameat2) or =check (no
+        // renameat2, no hard links) exercises the fallbacks of filesystems
+        // that lack them.
+        let hook = std::env::var("MMKIT_TEST_RENAME").unwrap_or_default();
+        let flags = RenameFlags::RENAME_NOREPLACE;
+        let r = if hook.is_empty() {
+            renameat2(d, self.tmp_name.as_os_str(), d, dest_name, flags)
+        } else {
+            Err(Errno::EINVAL)
+        };
+        match r {
             Ok(()) => return Ok(()),
             Err(Errno::EEXIST) => return Err(exists()),
             Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
             Err(e) => return Err(fail(e)),
         }
         log::debug!("no RENAME_NOREPLACE here; linking");
-        match std::fs::hard_link(&self.tmp, &self.dest) {
+        let linked = if hook == "check" {
+            Err(std::io::Error::from_raw_os_error(Errno::EPERM as i32))
+        } else {
+            std::fs::hard_link(&self.tmp, &self.dest)
+        };
+        match linked {
             Ok(()) => {
                 std::fs::remove_file(&self.tmp)
                     .context("cannot remove the temporary output")
@@ -300,7 +319,10 @@ mod tests {
         let e = OutputFile::create(&dest, 5, &KEEP, true).err().unwrap();
         assert_eq!(e.kind, Kind::Exists);
         // Dropping without commit leaves nothing behind.
-        let force = OutOpts { force: true, ..KEEP };
+        let force = OutOpts {
+            force: true,
+            ..KEEP
+        };
         let o = OutputFile::create(&dest, 3, &force, true).unwrap();
         drop(o);
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");

@@ -36,13 +36,16 @@
 //! it; the names are unique to this process, so removing one that was just
 //! renamed fails harmlessly with ENOENT.
 
+mod registry;
+
+pub(crate) use registry::{RegionGuard, TempGuard, register_region, register_temp, register_tree};
+
 use crate::error::Kind;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use std::ffi::OsStr;
+use registry::{LABEL, find_region};
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Once;
-use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// What a guarded address range is; decides the SIGBUS message and exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,122 +61,6 @@ pub(crate) enum Role {
     /// report the offset in that file.
     FileRegister = 4,
 }
-
-const SLOTS: usize = 16;
-const LABEL: usize = 192;
-const NAME: usize = 256;
-
-// ---- the seqlock state word ---------------------------------------------
-
-const FREE: usize = 0;
-const BUSY: usize = 1;
-const LIVE: usize = 2;
-const PHASE: usize = 3;
-
-struct Seq(AtomicUsize);
-
-impl Seq {
-    const fn new() -> Seq {
-        Seq(AtomicUsize::new(FREE))
-    }
-    /// Claim a free slot for writing.
-    fn claim(&self) -> bool {
-        let s = self.0.load(Ordering::Acquire);
-        s & PHASE == FREE
-            && self
-                .0
-                .compare_exchange(s, s | BUSY, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-    }
-    fn publish(&self) {
-        let s = self.0.load(Ordering::Relaxed);
-        self.0.store((s & !PHASE) | LIVE, Ordering::Release);
-    }
-    /// Free the slot, with a new generation.
-    fn release(&self) {
-        let s = self.0.load(Ordering::Relaxed);
-        self.0.store(
-            ((s & !PHASE).wrapping_add(PHASE + 1)) | FREE,
-            Ordering::Release,
-        );
-    }
-    /// The state word if the slot is live.
-    fn live(&self) -> Option<usize> {
-        let s = self.0.load(Ordering::Acquire);
-        (s & PHASE == LIVE).then_some(s)
-    }
-    /// The slot did not change since `live` returned `s`.
-    fn unchanged(&self, s: usize) -> bool {
-        fence(Ordering::Acquire);
-        self.0.load(Ordering::Relaxed) == s
-    }
-}
-
-/// Bytes stored inline in atomics (readable from a handler without races).
-struct Bytes<const N: usize> {
-    b: [AtomicU8; N],
-    len: AtomicUsize,
-}
-
-impl<const N: usize> Bytes<N> {
-    const fn new() -> Self {
-        Bytes {
-            b: [const { AtomicU8::new(0) }; N],
-            len: AtomicUsize::new(0),
-        }
-    }
-    fn store(&self, v: &[u8]) {
-        for (d, s) in self.b.iter().zip(v) {
-            d.store(*s, Ordering::Relaxed);
-        }
-        self.len.store(v.len().min(N), Ordering::Relaxed);
-    }
-    /// Copy into `out`; returns the length.
-    fn load(&self, out: &mut [u8; N]) -> usize {
-        let n = self.len.load(Ordering::Relaxed).min(N);
-        for (d, s) in out.iter_mut().zip(&self.b[..n]) {
-            *d = s.load(Ordering::Relaxed);
-        }
-        n
-    }
-}
-
-struct RegionSlot {
-    seq: Seq,
-    start: AtomicUsize,
-    len: AtomicUsize,
-    role: AtomicUsize,
-    base_lo: AtomicU32,
-    base_hi: AtomicU32,
-    label: Bytes<LABEL>,
-}
-
-struct TempSlot {
-    seq: Seq,
-    dirfd: AtomicI32,
-    name: Bytes<NAME>,
-}
-
-static REGIONS: [RegionSlot; SLOTS] = [const {
-    RegionSlot {
-        seq: Seq::new(),
-        start: AtomicUsize::new(0),
-        len: AtomicUsize::new(0),
-        role: AtomicUsize::new(0),
-        base_lo: AtomicU32::new(0),
-        base_hi: AtomicU32::new(0),
-        label: Bytes::new(),
-    }
-}; SLOTS];
-
-static TEMPS: [TempSlot; SLOTS] = [const {
-    TempSlot {
-        seq: Seq::new(),
-        dirfd: AtomicI32::new(-1),
-        name: Bytes::new(),
-    }
-}; SLOTS];
-
 /// Exit codes used by the handlers, set by `main` through [`install`].
 static CODE_INPUT_CHANGED: AtomicI32 = AtomicI32::new(1);
 static CODE_NO_SPACE: AtomicI32 = AtomicI32::new(1);
@@ -228,83 +115,6 @@ pub(crate) fn install(exit_code: fn(Kind) -> i32) {
             }
         }
     });
-}
-
-/// Registration of a mapped address range; unregistered on drop.
-pub(crate) struct RegionGuard {
-    slot: Option<usize>,
-}
-
-/// Register `[start, start+len)` as a mapping of `label` (a path) whose
-/// first byte is at `base` in the file (or physical address space).
-pub(crate) fn register_region(
-    start: *const u8,
-    len: usize,
-    role: Role,
-    base: u64,
-    label: &OsStr,
-) -> RegionGuard {
-    let bytes = label.as_bytes();
-    // Keep the end of a long path: the file name matters most.
-    let tail = &bytes[bytes.len().saturating_sub(LABEL)..];
-    for (i, r) in REGIONS.iter().enumerate() {
-        if r.seq.claim() {
-            r.start.store(start as usize, Ordering::Relaxed);
-            r.len.store(len, Ordering::Relaxed);
-            r.role.store(role as usize, Ordering::Relaxed);
-            r.base_lo.store(base as u32, Ordering::Relaxed);
-            r.base_hi.store((base >> 32) as u32, Ordering::Relaxed);
-            r.label.store(tail);
-            r.seq.publish();
-            return RegionGuard { slot: Some(i) };
-        }
-    }
-    log::debug!("all {SLOTS} region slots busy; mapping not guarded");
-    RegionGuard { slot: None }
-}
-
-impl Drop for RegionGuard {
-    fn drop(&mut self) {
-        if let Some(i) = self.slot {
-            REGIONS[i].seq.release();
-        }
-    }
-}
-
-/// Registration of a temporary output to remove if a signal ends the
-/// process. Dropping it only unregisters (the owner renames or removes the
-/// file first).
-pub(crate) struct TempGuard {
-    slot: Option<usize>,
-}
-
-/// Register the entry `name` of the directory open as `dirfd` (which must
-/// stay open while the guard lives).
-pub(crate) fn register_temp(dirfd: RawFd, name: &OsStr) -> TempGuard {
-    let bytes = name.as_bytes();
-    if bytes.len() < NAME && !bytes.contains(&b'/') {
-        for (i, t) in TEMPS.iter().enumerate() {
-            if t.seq.claim() {
-                t.dirfd.store(dirfd, Ordering::Relaxed);
-                t.name.store(bytes);
-                t.seq.publish();
-                return TempGuard { slot: Some(i) };
-            }
-        }
-    }
-    log::warn!(
-        "cannot register {} for removal on a signal",
-        name.to_string_lossy()
-    );
-    TempGuard { slot: None }
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(i) = self.slot {
-            TEMPS[i].seq.release();
-        }
-    }
 }
 
 /// Address of the register access in progress (0: none). Some kernels
@@ -375,26 +185,75 @@ fn fmt_dec(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Remove every registered temporary; returns whether there was any.
+/// Remove every registered temporary (and tree); returns whether there was any.
 fn remove_temps() -> bool {
     let mut any = false;
-    for t in TEMPS.iter() {
-        let Some(s) = t.seq.live() else { continue };
-        let fd = t.dirfd.load(Ordering::Relaxed);
-        let mut name = [0u8; NAME];
-        let n = t.name.load(&mut name);
-        if !t.seq.unchanged(s) || n == 0 || n >= NAME {
-            continue;
-        }
-        name[n] = 0;
-        // SAFETY: `name` is NUL-terminated on our stack; unlinkat is
-        // async-signal-safe. A stale descriptor or name fails harmlessly.
-        unsafe {
-            libc::unlinkat(fd, name.as_ptr().cast(), 0);
+    registry::each_temp(|fd, name, tree| {
+        if tree {
+            remove_tree(fd, name, 0);
+        } else {
+            // SAFETY: `name` is NUL-terminated (each_temp guarantees it);
+            // unlinkat is async-signal-safe; a stale name fails harmlessly.
+            unsafe {
+                libc::unlinkat(fd, name.as_ptr().cast(), 0);
+            }
         }
         any = true;
-    }
+    });
     any
+}
+
+/// Remove the directory `name` (NUL-terminated) in `dirfd` with everything
+/// in it, `depth` levels down at most 4, with raw syscalls only: openat,
+/// getdents64 into a stack buffer, unlinkat, close.
+fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) {
+    if depth > 4 {
+        return;
+    }
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated; openat is async-signal-safe.
+    let fd = unsafe { libc::openat(dirfd, name.as_ptr().cast(), flags) };
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 2048];
+    loop {
+        // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let mut at = 0usize;
+        // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name[].
+        while at + 19 < n as usize {
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen < 20 || at + reclen > n as usize {
+                break;
+            }
+            let ent = &buf[at + 19..at + reclen];
+            let len = ent.iter().position(|&c| c == 0).unwrap_or(ent.len());
+            let nm = &ent[..len];
+            if nm != b"." && nm != b".." && len < ent.len() {
+                let dtype = buf[at + 18];
+                let entry = &ent[..=len];
+                if dtype == libc::DT_DIR {
+                    remove_tree(fd, entry, depth + 1);
+                } else {
+                    // SAFETY: `entry` is NUL-terminated inside buf.
+                    unsafe {
+                        libc::unlinkat(fd, entry.as_ptr().cast(), 0);
+                    }
+                }
+            }
+            at += reclen;
+        }
+    }
+    // SAFETY: closing the descriptor we opened; removing the now empty
+    // directory by its NUL-terminated name.
+    unsafe {
+        libc::close(fd);
+        libc::unlinkat(dirfd, name.as_ptr().cast(), libc::AT_REMOVEDIR);
+    }
 }
 
 fn signal_name(sig: i32) -> &'static [u8] {
@@ -417,26 +276,6 @@ fn terminate(sig: i32) -> ! {
     }
     raw_write(b"\n");
     raw_exit(128 + sig)
-}
-
-/// The live region containing `addr`: (role, start, base, label length).
-fn find_region(addr: usize, label: &mut [u8; LABEL]) -> Option<(usize, usize, u64, usize)> {
-    for r in REGIONS.iter() {
-        let Some(s) = r.seq.live() else { continue };
-        let start = r.start.load(Ordering::Relaxed);
-        let len = r.len.load(Ordering::Relaxed);
-        if addr < start || addr - start >= len {
-            continue;
-        }
-        let role = r.role.load(Ordering::Relaxed);
-        let base = (u64::from(r.base_hi.load(Ordering::Relaxed)) << 32)
-            | u64::from(r.base_lo.load(Ordering::Relaxed));
-        let n = r.label.load(label);
-        if r.seq.unchanged(s) {
-            return Some((role, start, base, n));
-        }
-    }
-    None
 }
 
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
@@ -523,6 +362,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn hex_and_dec_formatting() {
@@ -537,46 +377,17 @@ mod tests {
     }
 
     #[test]
-    fn regions_are_found_while_live_and_freed_on_drop() {
-        let buf = [0u8; 64];
-        let p = buf.as_ptr();
-        let g = register_region(p, 64, Role::Input, 1 << 33, OsStr::new("/x/y"));
-        let mut label = [0u8; LABEL];
-        let (role, start, base, n) = find_region(p as usize + 10, &mut label).expect("found");
-        assert_eq!(
-            (role, start, base),
-            (Role::Input as usize, p as usize, 1 << 33)
-        );
-        assert_eq!(&label[..n], b"/x/y");
-        assert!(find_region(p as usize + 64, &mut label).is_none());
-        drop(g);
-        assert!(find_region(p as usize + 10, &mut label).is_none());
-    }
-
-    #[test]
-    fn long_labels_keep_their_end() {
-        let long = format!("/{}/file.pcap", "d".repeat(400));
-        let buf = [0u8; 8];
-        let _g = register_region(buf.as_ptr(), 8, Role::Output, 0, OsStr::new(&long));
-        let mut label = [0u8; LABEL];
-        let (_, _, _, n) = find_region(buf.as_ptr() as usize, &mut label).expect("found");
-        assert_eq!(n, LABEL);
-        assert!(label[..n].ends_with(b"/file.pcap"));
-    }
-
-    #[test]
-    fn slots_get_a_new_generation_when_freed() {
-        let s = Seq::new();
-        assert!(s.claim());
-        assert!(!s.claim());
-        s.publish();
-        let live = s.live().expect("live");
-        s.release();
-        assert!(s.live().is_none());
-        assert!(s.claim());
-        s.publish();
-        let again = s.live().expect("live");
-        assert_ne!(live, again, "a reused slot must not look unchanged");
-        assert!(!s.unchanged(live));
+    fn trees_are_removed_with_their_contents() {
+        let base = std::env::temp_dir().join(format!("mmkit-tree-{}", std::process::id()));
+        let top = base.join("t");
+        std::fs::create_dir_all(top.join("a/b")).unwrap();
+        for i in 0..300 {
+            std::fs::write(top.join(format!("file-{i:03}-{}", "x".repeat(40))), b"x").unwrap();
+        }
+        std::fs::write(top.join("a/b/deep"), b"y").unwrap();
+        let dir = std::fs::File::open(&base).unwrap();
+        remove_tree(dir.as_raw_fd(), b"t\0", 0);
+        assert!(!top.exists(), "the tree is gone");
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
