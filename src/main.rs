@@ -44,6 +44,7 @@ fn main() {
     let code = match result {
         Ok(Outcome::Success) => 0,
         Ok(Outcome::Unclean) => exit_code(Kind::Malformed),
+        Ok(Outcome::Interrupted(sig)) => 128 + sig,
         // The reader went away (`mmkit md … | head`): not an error.
         Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {

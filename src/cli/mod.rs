@@ -95,6 +95,9 @@ pub enum Outcome {
     Success,
     /// `check` found damage or sequence gaps (exit code as for malformed input).
     Unclean,
+    /// A stream split finished early on this terminating signal, its
+    /// records kept (exit code 128 + the signal, as if it had killed us).
+    Interrupted(i32),
 }
 
 /// Parse an argument vector (`args[0]` is the program name).
@@ -106,6 +109,7 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
             Err(a) => return Parsed::Usage(format!("mmkit: argument {a:?} is not valid UTF-8")),
         }
     }
+    let strs = dash_last(strs);
     let refs: Vec<&str> = strs.iter().map(String::as_str).collect();
     let (cmd, rest) = refs
         .split_first()
@@ -120,6 +124,21 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
         Err(e) if e.status.is_ok() => Parsed::Help(e.output),
         Err(e) => Parsed::Usage(e.output),
     }
+}
+
+/// argh takes a lone `-` (standard input, `split -`) for an unknown flag;
+/// after `--` it is a positional. Move it there: `split - -o d` becomes
+/// `split -o d -- -`.
+fn dash_last(mut args: Vec<String>) -> Vec<String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    if let Some(i) = args[..end].iter().position(|a| a == "-") {
+        args.remove(i);
+        if end == args.len() + 1 {
+            args.push("--".into());
+        }
+        args.push("-".into());
+    }
+    args
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -167,5 +186,27 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
         Command::Md(a) => regs::md(a, out),
         Command::Mw(a) => regs::mw(a),
         Command::Bench(a) => bench::bench(a, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dash_last;
+
+    #[test]
+    fn a_lone_dash_goes_after_a_double_dash() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            dash_last(v(&["mmkit", "split", "-", "-o", "d"])),
+            v(&["mmkit", "split", "-o", "d", "--", "-"])
+        );
+        assert_eq!(
+            dash_last(v(&["mmkit", "split", "-o", "d", "--", "-"])),
+            v(&["mmkit", "split", "-o", "d", "--", "-"])
+        );
+        assert_eq!(
+            dash_last(v(&["mmkit", "check", "f"])),
+            v(&["mmkit", "check", "f"])
+        );
     }
 }

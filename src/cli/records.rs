@@ -2,13 +2,13 @@
 //! check, copy, gen, demo. The work is done in the library modules.
 
 use super::Outcome;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::num::{num_arg, size_arg};
 use crate::records::copy::Method;
 use crate::records::input::{Access, WindowOpts};
 use crate::records::layout::{Endian, LayoutKind, LayoutOpts};
 use crate::records::output::WriteMode;
-use crate::records::{check, copy, demo, generate, join, split};
+use crate::records::{check, copy, demo, generate, join, split, stream};
 use argh::FromArgs;
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,9 +20,7 @@ const OUT: &str = "cannot write to the output";
 /// accepted and means the default.
 fn durable(sync: bool, no_sync: bool) -> Result<bool> {
     if sync && no_sync {
-        return Err(crate::error::Error::usage(
-            "--sync and --no-sync contradict each other",
-        ));
+        return Err(Error::usage("--sync and --no-sync contradict each other"));
     }
     Ok(!no_sync)
 }
@@ -137,7 +135,7 @@ with_layout_flags! {
         note = "Every piece is the file header plus whole records and never exceeds --size, except a single record larger than --size, which goes alone in its own piece (with a warning). Pieces are named PREFIX.NNNN.EXT (EXT from the input name), numbered from 0000, written under a temporary name and renamed when complete.",
         example = "mmkit split capture.pcap -o /mnt/usb --size 100M")]
     pub struct SplitArgs {
-        /// the input file (opened read-only)
+        /// the input: a file (opened read-only), - for standard input, or a FIFO
         #[argh(positional)]
         pub input: PathBuf,
         /// output directory (default: the current directory)
@@ -164,6 +162,24 @@ with_layout_flags! {
         /// print the pieces that would be written, write nothing
         #[argh(switch, short = 'n')]
         pub dry_run: bool,
+        /// also close a piece after N records (like editcap -c)
+        #[argh(option, from_str_fn(num_arg))]
+        pub records: Option<u64>,
+        /// streams: close a piece at the first record after N seconds, or when the stream idles that long (like tcpdump -G)
+        #[argh(option, from_str_fn(num_arg))]
+        pub seconds: Option<u64>,
+        /// streams: keep only the newest N finished pieces (numbers keep growing)
+        #[argh(option, from_str_fn(num_arg))]
+        pub ring: Option<u64>,
+        /// streams: run CMD on each finished piece, one at a time ({} or the last argument is its path; no shell unless CMD is sh -c '...')
+        #[argh(option)]
+        pub exec: Option<String>,
+        /// follow a file another process is still appending to
+        #[argh(switch)]
+        pub follow: bool,
+        /// with --follow: end when the file has not grown for N seconds
+        #[argh(option, from_str_fn(num_arg))]
+        pub idle: Option<u64>,
     }
 }
 
@@ -291,6 +307,95 @@ pub(super) struct DemoArgs {
 }
 
 pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if a.records == Some(0) || a.ring == Some(0) || a.seconds == Some(0) || a.idle == Some(0) {
+        return Err(Error::usage(
+            "--records, --seconds, --ring and --idle take a number above 0",
+        ));
+    }
+    if a.follow || stream::is_stream(&a.input) {
+        return split_stream(a, out);
+    }
+    let stream_only = [
+        ("--seconds", a.seconds.is_some()),
+        ("--ring", a.ring.is_some()),
+        ("--exec", a.exec.is_some()),
+        ("--idle", a.idle.is_some()),
+    ];
+    if let Some((flag, _)) = stream_only.iter().find(|(_, on)| *on) {
+        return Err(Error::usage(format!(
+            "{flag} applies to streams: split -, a FIFO, or --follow"
+        )));
+    }
+    split_file(a, out)
+}
+
+fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if a.dry_run {
+        return Err(Error::usage("-n (dry run) cannot plan a stream"));
+    }
+    let exec = match &a.exec {
+        Some(c) => stream::exec_words(c).map_err(Error::usage)?,
+        None => Vec::new(),
+    };
+    let opts = stream::StreamOpts {
+        input: a.input.clone(),
+        follow: a.follow,
+        idle: a.idle.map(std::time::Duration::from_secs),
+        out_dir: a.out_dir.clone(),
+        prefix: a.prefix.clone(),
+        rotation: stream::Rotation {
+            size: a.size,
+            records: a.records,
+            seconds: a.seconds,
+        },
+        ring: a.ring.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        exec,
+        write: a.write,
+        force: a.force,
+        sync: durable(a.sync, a.no_sync)?,
+        layout: a.layout_opts(),
+    };
+    let r = stream::run(&opts)?;
+    if log::log_enabled!(log::Level::Debug) {
+        for p in &r.pieces {
+            writeln!(
+                out,
+                "{}\t{} bytes\t{} records",
+                p.path.display(),
+                p.bytes,
+                p.records
+            )
+            .context(OUT)?;
+        }
+    }
+    writeln!(
+        out,
+        "split {}: {} records, {} bytes ({}); wrote {} pieces to {}{}{}",
+        a.input.display(),
+        r.records,
+        r.bytes,
+        r.layout,
+        r.pieces.len(),
+        a.out_dir.display(),
+        if r.kept < r.pieces.len() {
+            format!(", kept the newest {}", r.kept)
+        } else {
+            String::new()
+        },
+        match r.signal {
+            Some(s) =>
+                format!("; stopped by signal {s}, the last piece ends at its last whole record"),
+            None => String::new(),
+        }
+    )
+    .context(OUT)?;
+    Ok(match r.signal {
+        Some(s) => Outcome::Interrupted(s),
+        None => Outcome::Success,
+    })
+}
+
+fn split_file(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
     let opts = split::SplitOpts {
         input: a.input.clone(),
         out_dir: a.out_dir.clone(),
@@ -300,6 +405,7 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         force: a.force,
         sync: durable(a.sync, a.no_sync)?,
         dry_run: a.dry_run,
+        records: a.records,
         layout: a.layout_opts(),
         window: a.window_opts(),
     };

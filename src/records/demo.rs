@@ -103,6 +103,7 @@ fn one(
         force: false,
         sync: false,
         dry_run: false,
+        records: None,
         layout: LayoutOpts::named(LayoutKind::Auto),
         window: WindowOpts::default(),
     })?;

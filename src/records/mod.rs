@@ -18,4 +18,5 @@ pub(crate) mod layout;
 pub(crate) mod output;
 pub(crate) mod pieces;
 pub(crate) mod split;
+pub(crate) mod stream;
 pub(crate) mod walk;

@@ -99,6 +99,47 @@ impl Namer {
     }
 }
 
+impl Namer {
+    /// Check the output directory (created when its parent exists) and the
+    /// names this split will use: without `--force`, any file named like a
+    /// piece of this split (a planned name or a leftover) stops it before
+    /// anything is written.
+    pub(crate) fn prepare(&self, force: bool) -> Result<()> {
+        let d = &self.dir;
+        match std::fs::metadata(d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::usage("-o names a file, not a directory").with_path(d));
+            }
+            Err(_) => {
+                std::fs::create_dir(d)
+                    .context("cannot create the output directory")
+                    .path(d)
+                    .hint("-o DIR is created only when its parent directory exists")?;
+                log::info!("created the output directory {}", d.display());
+            }
+        }
+        let existing = self.existing();
+        if !force && !existing.is_empty() {
+            let names: Vec<String> = existing
+                .iter()
+                .take(3)
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(Error::new(
+                Kind::Exists,
+                format!(
+                    "{} file(s) named like this split's pieces already exist ({}{}); use --force to replace them (leftovers beyond the new count are removed)",
+                    existing.len(),
+                    names.join(", "),
+                    if existing.len() > 3 { ", ..." } else { "" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// FNV-1a 64 of a record header.
 pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
@@ -183,6 +224,11 @@ impl ManifestLog {
         ))
     }
 
+    /// Record that a finished piece was deleted (`--ring`).
+    pub(crate) fn dropped(&mut self, name: &str) -> Result<()> {
+        self.line(&format!("dropped {name}\n"))
+    }
+
     /// Mark the set complete.
     pub(crate) fn complete(mut self) -> Result<()> {
         self.line("state complete\n")
@@ -219,6 +265,7 @@ impl Manifest {
                 }
                 "layout" => m.layout = rest.to_string(),
                 "state" if rest == "complete" => m.complete = true,
+                "dropped" => m.pieces.retain(|p| p.name != rest),
                 "piece" => {
                     let f: Vec<&str> = rest.splitn(5, ' ').collect();
                     if f.len() != 5 {

@@ -26,6 +26,8 @@ pub(crate) struct SplitOpts {
     /// fsync each piece and the directory (default; `--no-sync` clears it).
     pub(crate) sync: bool,
     pub(crate) dry_run: bool,
+    /// Also close a piece after this many records.
+    pub(crate) records: Option<u64>,
     pub(crate) layout: LayoutOpts,
     pub(crate) window: WindowOpts,
 }
@@ -118,45 +120,6 @@ impl Writer {
     }
 }
 
-/// Check the output directory (created when its parent exists) and the
-/// names this split will use: without `--force`, any file named like a
-/// piece of this split (a planned name or a leftover) stops it before
-/// anything is written.
-fn prepare_dir(o: &SplitOpts, namer: &Namer) -> Result<()> {
-    let d = &o.out_dir;
-    match std::fs::metadata(d) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(Error::usage("-o names a file, not a directory").with_path(d));
-        }
-        Err(_) => {
-            std::fs::create_dir(d)
-                .context("cannot create the output directory")
-                .path(d)
-                .hint("-o DIR is created only when its parent directory exists")?;
-            log::info!("created the output directory {}", d.display());
-        }
-    }
-    let existing = namer.existing();
-    if !o.force && !existing.is_empty() {
-        let names: Vec<String> = existing
-            .iter()
-            .take(3)
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(Error::new(
-            Kind::Exists,
-            format!(
-                "{} file(s) named like this split's pieces already exist ({}{}); use --force to replace them (leftovers beyond the new count are removed)",
-                existing.len(),
-                names.join(", "),
-                if existing.len() > 3 { ", ..." } else { "" }
-            ),
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
     if let Some(p) = &o.prefix {
         check_prefix(p)?;
@@ -203,7 +166,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
     let manifest = if o.dry_run {
         None
     } else {
-        prepare_dir(o, &namer)?;
+        namer.prepare(o.force)?;
         Some(ManifestLog::create(&namer.manifest(), &head, o.sync)?)
     };
     log::debug!("{}: layout {}", o.input.display(), layout.describe());
@@ -370,7 +333,7 @@ fn walk_pieces(
             );
         } else if first.len > 0 {
             while let Some(r) = walker.next(src)? {
-                if hdr + (r.end() - start) <= o.size {
+                if hdr + (r.end() - start) <= o.size && o.records.is_none_or(|n| records < n) {
                     end = r.end();
                     last = r;
                     records += 1;

@@ -26,8 +26,10 @@ impl<'a> MappedWriter<'a> {
 
     fn flush_current(&mut self) -> Result<()> {
         if let Some((start, m)) = self.cur.take() {
-            // msync before munmap (the drop): the order matters to mmap's contract.
-            m.flush(self.out.opts.sync)
+            // msync before munmap (the drop): the order matters to mmap's
+            // contract. MS_ASYNC: durability is the commit's fsync, which
+            // writes back the pages dirtied through the mapping too.
+            m.flush(false)
                 .context("msync failed")
                 .path(&self.out.dest)
                 .at(start)?;

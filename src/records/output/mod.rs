@@ -186,6 +186,15 @@ impl OutputFile {
         &self.file
     }
 
+    /// Set the length (a stream's piece: cut back to its last whole record,
+    /// or from its pre-sized length to what was written).
+    pub(crate) fn set_len(&self, len: u64) -> Result<()> {
+        self.file
+            .set_len(len)
+            .context("cannot set the length of the output")
+            .path(&self.dest)
+    }
+
     /// pwrite `buf` at `off`.
     pub(crate) fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
         self.file

@@ -263,7 +263,41 @@ fn signal_name(sig: i32) -> &'static [u8] {
     }
 }
 
+/// Graceful mode (stream split): a terminating signal asks the main loop
+/// to finish instead of ending the process, because the records received
+/// so far exist nowhere else. `WAKE` is the write end of a pipe the loop
+/// polls; `STOP` the signal that asked (0: none).
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+/// Enter graceful mode: from now on the first terminating signal writes a
+/// byte to `wake_fd` and is returned by [`stop_requested`]; a second one
+/// ends the process as usual.
+pub(crate) fn graceful(wake_fd: RawFd) {
+    WAKE.store(wake_fd, Ordering::SeqCst);
+}
+
+/// The terminating signal received in graceful mode, if any.
+pub(crate) fn stop_requested() -> Option<i32> {
+    match STOP.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
 extern "C" fn on_terminate(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let wake = WAKE.load(Ordering::SeqCst);
+    if wake >= 0
+        && STOP
+            .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        // SAFETY: write(2) of one byte from our stack to the wake pipe.
+        unsafe {
+            libc::write(wake, [1u8].as_ptr().cast(), 1);
+        }
+        return;
+    }
     terminate(sig)
 }
 

@@ -1,0 +1,347 @@
+//! Live data: `split -` (standard input), `split FIFO`, and `split FILE
+//! --follow` (a file another process is still appending to).
+//!
+//! The same rules as a split of a file at rest — whole records, a piece
+//! never over `--size` (a single larger record goes alone), a temporary
+//! name and a rename, no clobber, a manifest — with the records written through to
+//! the current piece as they arrive: memory stays flat (one 256 KiB buffer)
+//! and when the disk is slower than the input, the writer waits and the
+//! pipe pushes back. Pieces also close after `--records N`, at the first
+//! record after `--seconds N` or when the stream idles that long; `--ring N`
+//! keeps the newest N; `--exec CMD` runs on each. SIGINT, SIGTERM and SIGHUP
+//! finish the current piece at its last whole record and rename it into
+//! place: these records exist nowhere else.
+
+mod exec;
+mod sink;
+mod source;
+
+use super::layout::{Layout, LayoutOpts};
+use super::output::{OutOpts, WriteMode};
+use super::pieces::{Manifest, ManifestLog, Namer, check_prefix, name_parts};
+use crate::error::{Context, Error, Kind, Result};
+use exec::Exec;
+pub(crate) use exec::words as exec_words;
+use sink::Sink;
+pub(crate) use sink::{Done, Rotation};
+use source::{Event, Source};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) struct StreamOpts {
+    /// `-` for standard input, a FIFO, or a file to follow.
+    pub(crate) input: PathBuf,
+    pub(crate) follow: bool,
+    pub(crate) idle: Option<Duration>,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) prefix: Option<String>,
+    pub(crate) rotation: Rotation,
+    pub(crate) ring: Option<usize>,
+    pub(crate) exec: Vec<String>,
+    pub(crate) write: WriteMode,
+    pub(crate) force: bool,
+    pub(crate) sync: bool,
+    pub(crate) layout: LayoutOpts,
+}
+
+#[derive(Debug)]
+pub(crate) struct StreamReport {
+    pub(crate) layout: String,
+    pub(crate) bytes: u64,
+    pub(crate) records: u64,
+    pub(crate) pieces: Vec<Done>,
+    /// Pieces still on disk (fewer than `pieces` with `--ring`).
+    pub(crate) kept: usize,
+    /// The terminating signal that ended the stream, if one did.
+    pub(crate) signal: Option<i32>,
+}
+
+/// Digits of stream piece numbers: enough that names sort in time order
+/// for a million pieces.
+const STREAM_WIDTH: usize = 6;
+/// The read buffer: the only memory that grows with nothing.
+const BUF: usize = 256 << 10;
+
+/// Is this input a stream (standard input, a FIFO, a socket, a character
+/// device) rather than a file at rest?
+pub(crate) fn is_stream(input: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    if input.as_os_str() == "-" {
+        return true;
+    }
+    std::fs::metadata(input).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_socket() || t.is_char_device()
+    })
+}
+
+fn open_input(o: &StreamOpts) -> Result<(File, String)> {
+    if o.input.as_os_str() == "-" {
+        let fd = std::io::stdin()
+            .as_fd_owned()
+            .context("cannot use standard input")?;
+        return Ok((File::from(fd), "stdin".into()));
+    }
+    if !o.follow {
+        log::info!(
+            "{}: waiting for a writer to open the FIFO",
+            o.input.display()
+        );
+    }
+    let f = File::open(&o.input)
+        .context("cannot open input")
+        .map_err(|e| e.with_path(&o.input))?;
+    let name = o
+        .input
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    Ok((f, name))
+}
+
+/// `as_fd().try_clone_to_owned()` for stdin, named for readability.
+trait OwnedStdin {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+impl OwnedStdin for std::io::Stdin {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned()
+    }
+}
+
+/// The bytes of the stream, record by record, into the sink.
+struct Walk {
+    buf: Vec<u8>,
+    /// Valid bytes in `buf` start at `at` and end at `end`.
+    at: usize,
+    end: usize,
+    /// Stream offset of `buf[at]`.
+    offset: u64,
+}
+
+impl Walk {
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.at..self.end]
+    }
+    fn take(&mut self, n: usize) {
+        self.at += n;
+        self.offset += n as u64;
+        if self.at == self.end {
+            self.at = 0;
+            self.end = 0;
+        }
+    }
+    /// Read more (keeping unconsumed bytes); returns the event.
+    fn fill(&mut self, src: &mut Source, deadline: Option<std::time::Instant>) -> Result<Event> {
+        if self.at > 0 && self.end == self.buf.len() {
+            self.buf.copy_within(self.at..self.end, 0);
+            self.end -= self.at;
+            self.at = 0;
+        }
+        let ev = src.read(&mut self.buf[self.end..], deadline)?;
+        if let Event::Data(n) = ev {
+            self.end += n;
+        }
+        Ok(ev)
+    }
+}
+
+/// Read until `need` bytes are buffered (false: the stream ended first).
+fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
+    if w.buf.len() < need {
+        w.buf.resize(need, 0);
+    }
+    while w.avail().len() < need {
+        match w.fill(src, None)? {
+            Event::Data(_) => {}
+            Event::Stop(sig) => {
+                return Err(Error::new(
+                    Kind::Io,
+                    format!("interrupted by signal {sig} before the file header was complete"),
+                ));
+            }
+            Event::End | Event::Timeout => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+/// Read the file header: enough bytes to resolve the layout, then all of it.
+fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
+    fill_to(w, src, 24)?;
+    let layout = lopts.resolve(w.avail())?;
+    let need = layout.header_len;
+    if !fill_to(w, src, need)? {
+        return Err(Error::malformed(format!(
+            "the stream ended after {} bytes, inside its {need}-byte file header",
+            w.avail().len()
+        ))
+        .at(w.offset));
+    }
+    let header = w.avail()[..need].to_vec();
+    w.take(need);
+    Ok((layout, header))
+}
+
+pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
+    if let Some(p) = &o.prefix {
+        check_prefix(p)?;
+    }
+    let (file, name) = open_input(o)?;
+    let mode = file
+        .metadata()
+        .map(|m| OutOpts::mode_of(&m))
+        .unwrap_or(0o600);
+    let (wake_r, wake_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create the wake pipe")?;
+    let mut src = Source::new(file, o.input.clone(), o.follow, o.idle, wake_r);
+    let mut w = Walk {
+        buf: vec![0u8; BUF],
+        at: 0,
+        end: 0,
+        offset: 0,
+    };
+    let (layout, header) = read_header(&mut w, &mut src, &o.layout)?;
+    let hdr = header.len() as u64;
+    if o.rotation.size <= hdr {
+        return Err(Error::usage(format!(
+            "--size {} leaves no room for records after the {hdr}-byte file header",
+            o.rotation.size
+        )));
+    }
+    let (prefix, ext) = if o.input.as_os_str() == "-" {
+        let ext = if layout.name == "pcap" {
+            ".pcap"
+        } else {
+            ".dat"
+        };
+        (
+            o.prefix.clone().unwrap_or_else(|| "stdin".into()),
+            ext.to_string(),
+        )
+    } else {
+        name_parts(&o.input, o.prefix.as_deref())
+    };
+    let namer = Namer {
+        dir: o.out_dir.clone(),
+        prefix,
+        ext,
+        width: STREAM_WIDTH,
+    };
+    namer.prepare(o.force)?;
+    let head = Manifest {
+        input: name,
+        input_bytes: 0,
+        layout: layout.describe(),
+        complete: false,
+        pieces: Vec::new(),
+    };
+    let manifest = ManifestLog::create(&namer.manifest(), &head, o.sync)?;
+    let out = OutOpts {
+        force: o.force,
+        sync: o.sync,
+        mode,
+    };
+    let mut sink = Sink::new(
+        namer,
+        out,
+        o.write,
+        header,
+        o.rotation,
+        o.ring,
+        Exec::new(o.exec.clone()),
+        manifest,
+    );
+    // From here on a terminating signal finishes the current piece.
+    crate::sys::fault::graceful(wake_w.as_raw_fd());
+    let r = pump(&mut w, &mut src, &mut sink, &layout);
+    let (signal, failure) = match r {
+        Ok(sig) => (sig, None),
+        Err(e) => (None, Some(e)),
+    };
+    let done = sink.finish()?;
+    drop(wake_w);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let kept = done.iter().filter(|d| d.path.exists()).count();
+    Ok(StreamReport {
+        layout: layout.describe(),
+        bytes: w.offset,
+        records: done.iter().map(|d| d.records).sum(),
+        pieces: done,
+        kept,
+        signal,
+    })
+}
+
+/// Move records from the stream to the sink until the end of the stream or
+/// a signal (returned). A malformed record is an error after the records
+/// before it are safe (the caller finishes the sink either way).
+fn pump(w: &mut Walk, src: &mut Source, sink: &mut Sink, layout: &Layout) -> Result<Option<i32>> {
+    let rh_len = layout.rec_header_len;
+    let mut rh: Vec<u8> = Vec::with_capacity(rh_len);
+    let mut rec_start = w.offset;
+    // Bytes of the current record's body still to copy.
+    let mut body: u64 = 0;
+    loop {
+        // Consume what is buffered.
+        while !w.avail().is_empty() {
+            if body > 0 {
+                let n = (w.avail().len() as u64).min(body) as usize;
+                sink.write(&w.avail()[..n])?;
+                w.take(n);
+                body -= n as u64;
+                if body == 0 {
+                    sink.end_record();
+                }
+                continue;
+            }
+            if rh.is_empty() {
+                rec_start = w.offset;
+            }
+            let n = (rh_len - rh.len()).min(w.avail().len());
+            rh.extend_from_slice(&w.avail()[..n]);
+            w.take(n);
+            if rh.len() < rh_len {
+                continue;
+            }
+            let len = layout
+                .record_len(&rh)
+                .map_err(|bad| Error::malformed(bad.describe(layout)).at(rec_start))?;
+            sink.begin_record(len, &rh)?;
+            sink.write(&rh)?;
+            body = len - rh_len as u64;
+            rh.clear();
+            if body == 0 {
+                sink.end_record();
+            }
+        }
+        sink.tick()?;
+        let mid_record = body > 0 || !rh.is_empty();
+        let deadline = if mid_record { None } else { sink.deadline() };
+        match w.fill(src, deadline)? {
+            Event::Data(_) => {}
+            Event::Timeout => {
+                // --seconds: the stream idled that long after a record.
+                sink.close()?;
+            }
+            Event::Stop(sig) => return Ok(Some(sig)),
+            Event::End => {
+                if mid_record {
+                    return Err(Error::malformed(format!(
+                        "the stream ended inside a record ({} of its bytes received); the records before it are kept",
+                        w.offset - rec_start
+                    ))
+                    .at(rec_start));
+                }
+                return Ok(None);
+            }
+        }
+    }
+}

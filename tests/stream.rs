@@ -1,0 +1,365 @@
+//! Live data (issue 12): `split -`, FIFOs and `--follow`, with size,
+//! record and time rotation, `--ring`, `--exec`, and signals that keep the
+//! records received so far. Real peers: tcpdump writes the stream,
+//! capinfos reads the pieces.
+
+mod common;
+use common::{TempDir, mmkit, names, run, stderr, stdout};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "mmkit {args:?} failed: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn pieces(dir: &Path, ext: &str) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(ext))
+        .map(|n| dir.join(n).to_string_lossy().into_owned())
+        .collect()
+}
+
+/// `mmkit split - ARGS` reading its standard input from a pipe we write.
+fn split_stdin(args: &[&str]) -> Child {
+    mmkit()
+        .arg("split")
+        .arg("-")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmkit")
+}
+
+fn join_bytes(t: &TempDir, ps: &[String]) -> Vec<u8> {
+    let j = t.s("joined");
+    let mut a = vec!["join"];
+    a.extend(ps.iter().map(String::as_str));
+    a.extend(["-o", &j, "-f", "--no-sync"]);
+    ok(&a);
+    std::fs::read(&j).unwrap()
+}
+
+fn capinfos_packets(p: &str) -> u64 {
+    let o = std::process::Command::new("capinfos")
+        .args(["-c", "-M", p])
+        .output()
+        .expect("capinfos (apt-get install tshark)");
+    assert!(
+        o.status.success(),
+        "capinfos {p}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Number of packets:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn tcpdump_stream_splits_into_pieces_capinfos_reads_and_join_restores() {
+    let t = TempDir::new("tcpdump");
+    let f = t.s("cap.pcap");
+    ok(&["gen", &f, "--layout", "pcap", "--size", "3M"]);
+    let tcpdump = std::process::Command::new("tcpdump")
+        .args(["-r", &f, "-w", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump (apt-get install tcpdump)");
+    let d = t.s("out");
+    let o = mmkit()
+        .args(["split", "-", "-o", &d, "--size", "500KB", "--prefix", "lan"])
+        .stdin(tcpdump.stdout.expect("tcpdump stdout"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ps = pieces(Path::new(&d), ".pcap");
+    assert!(ps.len() >= 6, "{ps:?}");
+    assert!(ps[0].ends_with("lan.000000.pcap"), "{ps:?}");
+    let mut packets = 0;
+    for p in &ps {
+        assert!(std::fs::metadata(p).unwrap().len() <= 500_000, "{p}");
+        packets += capinfos_packets(p);
+    }
+    assert_eq!(packets, capinfos_packets(&f));
+    // tcpdump rewrites the file header; the records are the original's.
+    let joined = join_bytes(&t, &ps);
+    let orig = std::fs::read(&f).unwrap();
+    assert_eq!(joined[24..], orig[24..]);
+}
+
+#[test]
+fn a_slow_writer_of_seed_records_and_write_mmap() {
+    let t = TempDir::new("slow");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "1M"]);
+    let data = std::fs::read(&f).unwrap();
+    let d = t.s("out");
+    let mut child = split_stdin(&[
+        "-o", &d, "--size", "100K", "--write", "mmap", "--prefix", "rec",
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    // Odd-sized bursts that cut records and headers anywhere.
+    for c in data.chunks(77_777) {
+        stdin.write_all(c).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ps = pieces(Path::new(&d), ".dat");
+    for p in &ps {
+        assert!(std::fs::metadata(p).unwrap().len() <= 100 << 10, "{p}");
+    }
+    assert_eq!(join_bytes(&t, &ps), data);
+}
+
+#[test]
+fn follow_a_growing_file_until_it_idles() {
+    let t = TempDir::new("follow");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "1M"]);
+    let data = std::fs::read(&f).unwrap();
+    let grow = t.s("grow.dat");
+    std::fs::write(&grow, &data[..1000]).unwrap();
+    let d = t.s("out");
+    let child = mmkit()
+        .args([
+            "split", &grow, "--follow", "--idle", "1", "-o", &d, "--size", "200K",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A recorder appending in bursts.
+    let mut w = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&grow)
+        .unwrap();
+    for c in data[1000..].chunks(100_003) {
+        std::thread::sleep(Duration::from_millis(100));
+        w.write_all(c).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
+}
+
+#[test]
+fn a_followed_file_that_shrinks_is_an_error() {
+    let t = TempDir::new("shrink");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "200K"]);
+    let child = mmkit()
+        .args(["split", &f, "--follow", "--idle", "3", "-o", &t.s("out")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("shrank"), "{}", stderr(&o));
+}
+
+#[test]
+fn signals_keep_the_records_received_so_far() {
+    let t = TempDir::new("sigs");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "600K"]);
+    let data = std::fs::read(&f).unwrap();
+    for (name, sig) in [
+        ("hup", libc::SIGHUP),
+        ("int", libc::SIGINT),
+        ("term", libc::SIGTERM),
+    ] {
+        let d = t.s(name);
+        let mut child = split_stdin(&["-o", &d, "--size", "100K"]);
+        let mut stdin = child.stdin.take().unwrap();
+        // Send part of the stream, cut inside a record, and keep it open.
+        let cut = 333_333;
+        stdin.write_all(&data[..cut]).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let o = child.wait_with_output().unwrap();
+        drop(stdin);
+        assert_eq!(o.status.code(), Some(128 + sig), "{name}: {}", stderr(&o));
+        let dir = Path::new(&d);
+        assert!(
+            !names(dir).iter().any(|n| n.ends_with(".tmp")),
+            "{name}: {:?}",
+            names(dir)
+        );
+        let joined = join_bytes(&t, &pieces(dir, ".dat"));
+        // A prefix of the stream that ends at a whole record.
+        assert!(
+            joined.len() <= cut && joined.len() > cut - 5000,
+            "{name}: {}",
+            joined.len()
+        );
+        assert_eq!(joined[..], data[..joined.len()], "{name}");
+        let c = run(&["check", &t.s("joined")]);
+        assert!(c.status.success(), "{name}: {}", stdout(&c));
+    }
+}
+
+#[test]
+fn ring_keeps_the_newest_pieces_and_exec_runs_on_each_in_order() {
+    let t = TempDir::new("ring");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "1M"]);
+    let d = t.s("out");
+    let log = t.s("exec.log");
+    let cmd = format!("sh -c 'echo $1 >> {log}' x");
+    let mut child = split_stdin(&["-o", &d, "--records", "5", "--ring", "3", "--exec", &cmd]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&f).unwrap()).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recs: u64 = ok(&["check", &f])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("records:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let total = recs.div_ceil(5) as usize;
+    assert!(total > 50, "{total} rotations");
+    let kept = pieces(Path::new(&d), ".dat");
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept[2].ends_with(&format!("stdin.{:06}.dat", total - 1)),
+        "{kept:?}"
+    );
+    let ran: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(ran.len(), total, "once per piece");
+    let want: Vec<String> = (0..total)
+        .map(|i| {
+            Path::new(&d)
+                .join(format!("stdin.{i:06}.dat"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(ran, want, "in order");
+    // The kept pieces join (the manifest knows the older ones are gone).
+    join_bytes(&t, &kept);
+}
+
+#[test]
+fn a_failing_exec_loses_nothing() {
+    let t = TempDir::new("execfail");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "300K"]);
+    let d = t.s("out");
+    let mut child = split_stdin(&["-o", &d, "--size", "100K", "--exec", "false"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&f).unwrap()).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--exec on"), "{}", stderr(&o));
+    let ps = pieces(Path::new(&d), ".dat");
+    assert_eq!(join_bytes(&t, &ps), std::fs::read(&f).unwrap());
+}
+
+#[test]
+fn seconds_close_pieces_of_a_slow_producer() {
+    let t = TempDir::new("seconds");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "60K"]);
+    let data = std::fs::read(&f).unwrap();
+    let d = t.s("out");
+    let mut child = split_stdin(&["-o", &d, "--seconds", "1"]);
+    let mut stdin = child.stdin.take().unwrap();
+    // Three bursts 1.5 s apart: the idle time closes each piece.
+    for c in data.chunks(data.len() / 3 + 1) {
+        stdin.write_all(c).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ps = pieces(Path::new(&d), ".dat");
+    assert!(ps.len() >= 3, "{ps:?}");
+    assert_eq!(join_bytes(&t, &ps), data);
+}
+
+#[test]
+fn a_fifo_streams_too() {
+    let t = TempDir::new("fifo");
+    let f = t.s("cap.pcap");
+    ok(&["gen", &f, "--layout", "pcap", "--size", "1M"]);
+    let fifo = t.s("cap.pcap.fifo");
+    let c = std::ffi::CString::new(fifo.clone()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let d = t.s("out");
+    let child = mmkit()
+        .args(["split", &fifo, "-o", &d, "--size", "300K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(&fifo, std::fs::read(&f).unwrap()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        join_bytes(&t, &pieces(Path::new(&d), ".fifo")),
+        std::fs::read(&f).unwrap()
+    );
+}
+
+#[test]
+fn memory_stays_flat_on_a_long_stream() {
+    if !Path::new("/usr/bin/time").exists() {
+        panic!("/usr/bin/time is needed (apt-get install time)");
+    }
+    let t = TempDir::new("rss");
+    let f = t.s("cap.pcap");
+    ok(&["gen", &f, "--layout", "pcap", "--size", "64M", "--sparse"]);
+    let d = t.s("out");
+    let exe = env!("CARGO_BIN_EXE_mmkit");
+    let runner = std::env::var("MMKIT_TEST_RUNNER").unwrap_or_default();
+    let script = format!(
+        "cat {f} | /usr/bin/time -f 'maxrss %M' {runner} {exe} split - -o {d} --size 10M --no-sync --ring 2"
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    if runner.is_empty() {
+        assert!(kib <= 8 * 1024, "peak RSS {kib} KiB");
+    }
+}
