@@ -73,7 +73,7 @@ fn tcpdump_stream_splits_into_pieces_capinfos_reads_and_join_restores() {
     let t = TempDir::new("tcpdump");
     let f = t.s("cap.pcap");
     ok(&["gen", &f, "--layout", "pcap", "--size", "3M"]);
-    let tcpdump = std::process::Command::new("tcpdump")
+    let mut tcpdump = std::process::Command::new("tcpdump")
         .args(["-r", &f, "-w", "-"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -82,9 +82,10 @@ fn tcpdump_stream_splits_into_pieces_capinfos_reads_and_join_restores() {
     let d = t.s("out");
     let o = mmkit()
         .args(["split", "-", "-o", &d, "--size", "500KB", "--prefix", "lan"])
-        .stdin(tcpdump.stdout.expect("tcpdump stdout"))
+        .stdin(tcpdump.stdout.take().expect("tcpdump stdout"))
         .output()
         .unwrap();
+    assert!(tcpdump.wait().unwrap().success());
     assert!(o.status.success(), "{}", stderr(&o));
     let ps = pieces(Path::new(&d), ".pcap");
     assert!(ps.len() >= 6, "{ps:?}");
