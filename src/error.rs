@@ -34,6 +34,9 @@ pub mod exit {
     pub const MISMATCH: i32 = 9;
     /// Memory could not be mapped or locked (address space, RLIMIT_MEMLOCK).
     pub const NO_MEMORY: i32 = 10;
+    /// `wait`: the register or field did not reach the wanted value before
+    /// the timeout.
+    pub const TIMEOUT: i32 = 11;
 }
 
 /// What kind of failure; decides the exit code.
@@ -49,6 +52,7 @@ pub enum Kind {
     Permission,
     Mismatch,
     NoMemory,
+    Timeout,
 }
 
 impl Kind {
@@ -64,6 +68,7 @@ impl Kind {
             Kind::Permission => exit::PERMISSION,
             Kind::Mismatch => exit::MISMATCH,
             Kind::NoMemory => exit::NO_MEMORY,
+            Kind::Timeout => exit::TIMEOUT,
         }
     }
 }
@@ -242,6 +247,7 @@ mod tests {
         );
         assert_eq!(Error::errno("o", libc::EIO).exit_code(), exit::FAILURE);
         assert_eq!(Error::malformed("x").exit_code(), exit::MALFORMED);
+        assert_eq!(Error::new(Kind::Timeout, "t").exit_code(), 11);
     }
 
     #[test]
