@@ -23,6 +23,7 @@ pub mod cmd;
 pub mod dump;
 pub mod explain;
 pub mod parse;
+pub mod reg;
 pub mod regmap;
 
 pub use access::Width;
