@@ -25,6 +25,7 @@ pub mod explain;
 pub mod parse;
 pub mod reg;
 pub mod regmap;
+pub mod wait;
 
 pub use access::Width;
 
