@@ -26,6 +26,7 @@ pub mod parse;
 pub mod reg;
 pub mod regmap;
 pub mod wait;
+pub mod whereis;
 
 pub use access::Width;
 
