@@ -237,3 +237,32 @@ fn maps_are_picked_by_board() {
     assert_eq!(find::board_ids(&dt, &si), ["acme,box-v2", "acme,box"]);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn shipped_maps_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("regmaps");
+    let arm = RegisterMap::load(&dir.join("qemu-arm-virt.regs")).unwrap();
+    assert_eq!(arm.boards, ["linux,dummy-virt"]);
+    let n = arm.lookup("uart0.PeriphID3").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x0900_0FEC);
+    let n = arm.lookup("gicd.IIDR").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x0800_0008);
+    let n = arm.lookup("gicd.ITARGETSR254").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x0800_0800 + 254 * 4);
+    let n = arm.lookup("rtc.CR.START").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x0901_000C);
+    let mips = RegisterMap::load(&dir.join("qemu-mips-malta.regs")).unwrap();
+    assert_eq!(mips.boards, ["mti,malta"]);
+    let n = mips.lookup("fpga.LEDBAR.LEDS").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x1F00_0408);
+    let n = mips.lookup("malta.REVISION.PROID").unwrap();
+    assert_eq!(n.block.addr(n.reg.unwrap()), 0x1FC0_0010);
+    assert_eq!(n.field.unwrap().bits.get(0x420), 2);
+    assert_eq!(
+        mips.lookup("fpga.ASCIIPOS7").unwrap().reg.unwrap().offset,
+        0x418 + 7 * 8
+    );
+    // the board reset register is not in the map
+    let all = mips.matching(None);
+    assert!(all.iter().all(|(b, r)| b.addr(r) != 0x1F00_0500));
+}
