@@ -63,7 +63,7 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let unit_ns: u128 = match unit {
+    let unit_ns: u64 = match unit {
         "us" => 1_000,
         "ms" => 1_000_000,
         "s" | "" => 1_000_000_000,
@@ -71,29 +71,28 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         _ => return Err(bad()),
     };
     let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    // at most 6 decimals: frac * unit_ns stays far below 2^64
     if whole.is_empty() && frac.is_empty()
         || !whole.chars().all(|c| c.is_ascii_digit())
         || !frac.chars().all(|c| c.is_ascii_digit())
-        || frac.len() > 9
+        || frac.len() > 6
     {
         return Err(bad());
     }
-    let w: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
+    let digits = |d: &str| -> Result<u64> {
+        if d.is_empty() {
+            Ok(0)
+        } else {
+            d.parse().map_err(|_| bad())
+        }
     };
-    let f: u128 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().map_err(|_| bad())?
-    };
-    let scale = 10u128.pow(frac.len() as u32);
-    let ns = w
+    let scale = 10u64.pow(frac.len() as u32);
+    let part = digits(frac)? * unit_ns / scale;
+    let ns = digits(whole)?
         .checked_mul(unit_ns)
-        .and_then(|x| x.checked_add(f * unit_ns / scale))
+        .and_then(|x| x.checked_add(part))
         .ok_or_else(bad)?;
-    let secs = u64::try_from(ns / 1_000_000_000).map_err(|_| bad())?;
+    let secs = ns / 1_000_000_000;
     Ok(Duration::new(secs, (ns % 1_000_000_000) as u32))
 }
 

@@ -70,7 +70,7 @@ enum Ranges {
     /// Empty `ranges`: same addresses.
     Identity,
     /// (child address, parent address, size).
-    Map(Vec<(u128, u128, u128)>),
+    Map(Vec<(u64, u64, u64)>),
 }
 
 #[derive(Debug, Clone)]
@@ -96,12 +96,13 @@ fn prop_u32(dir: &Path, name: &str) -> Option<usize> {
     read_cells(&b)?.first().map(|v| *v as usize)
 }
 
-/// `n` cells as one number (at most 4 cells: 128 bits).
-fn number(cells: &[u32]) -> Option<u128> {
-    if cells.len() > 4 {
+/// One or two cells as one number (more: a PCI-style address, not a CPU
+/// address; skipped).
+fn number(cells: &[u32]) -> Option<u64> {
+    if cells.len() > 2 {
         return None;
     }
-    Some(cells.iter().fold(0u128, |a, c| (a << 32) | u128::from(*c)))
+    Some(cells.iter().fold(0u64, |a, c| (a << 32) | u64::from(*c)))
 }
 
 fn strings(b: &[u8]) -> Vec<String> {
@@ -113,7 +114,7 @@ fn strings(b: &[u8]) -> Vec<String> {
 
 /// Translate `a` from the address space of `chain.last()`'s children up to
 /// the CPU; None when a bus on the way is not memory-mapped.
-fn translate(mut a: u128, chain: &[Bus]) -> Option<u128> {
+fn translate(mut a: u64, chain: &[Bus]) -> Option<u64> {
     // chain[0] is the root: its children's addresses are CPU addresses.
     for bus in chain.iter().skip(1).rev() {
         a = match &bus.ranges {
@@ -122,7 +123,7 @@ fn translate(mut a: u128, chain: &[Bus]) -> Option<u128> {
             Ranges::Map(m) => m
                 .iter()
                 .find(|(c, _, s)| a >= *c && a - *c < *s)
-                .map(|(c, p, _)| a - c + p)?,
+                .and_then(|(c, p, _)| (a - c).checked_add(*p))?,
         };
     }
     Some(a)
@@ -179,12 +180,10 @@ fn walk(dir: &Path, path: &str, chain: &mut Vec<Bus>, out: &mut Vec<DtRegion>, d
                     let (Some(a), Some(s)) = (number(a), number(s)) else {
                         continue;
                     };
-                    let Some(cpu) = translate(a, chain) else {
+                    let Some(base) = translate(a, chain) else {
                         continue;
                     };
-                    let (Ok(base), Ok(size)) = (u64::try_from(cpu), u64::try_from(s)) else {
-                        continue;
-                    };
+                    let size = s;
                     out.push(DtRegion {
                         node: node.clone(),
                         compatible: compatible.clone(),
