@@ -78,6 +78,9 @@ struct Bus {
     addr_cells: usize,
     size_cells: usize,
     ranges: Ranges,
+    /// An ISA bus (node name `isa`, as Linux decides): a first cell with
+    /// bit 0 set is an I/O port, not a memory address.
+    isa: bool,
 }
 
 fn read_cells(b: &[u8]) -> Option<Vec<u32>> {
@@ -142,6 +145,7 @@ pub fn dt_regions(root: &Path) -> Result<Vec<DtRegion>> {
         addr_cells: prop_u32(root, "#address-cells").unwrap_or(1),
         size_cells: prop_u32(root, "#size-cells").unwrap_or(1),
         ranges: Ranges::Identity,
+        isa: false,
     };
     let mut out = Vec::new();
     walk(root, "", &mut vec![top], &mut out, 0);
@@ -177,6 +181,9 @@ fn walk(dir: &Path, path: &str, chain: &mut Vec<Bus>, out: &mut Vec<DtRegion>, d
             if per > 0 && bus.size_cells > 0 && cells.len().is_multiple_of(per) {
                 for e in cells.chunks_exact(per) {
                     let (a, s) = e.split_at(bus.addr_cells);
+                    if bus.isa && a.first().is_some_and(|c| c & 1 != 0) {
+                        continue; // an ISA I/O port
+                    }
                     let (Some(a), Some(s)) = (number(a), number(s)) else {
                         continue;
                     };
@@ -220,6 +227,7 @@ fn walk(dir: &Path, path: &str, chain: &mut Vec<Bus>, out: &mut Vec<DtRegion>, d
                 addr_cells: ac,
                 size_cells: sc,
                 ranges,
+                isa: name.split('@').next() == Some("isa"),
             });
             walk(&kdir, &node, chain, out, depth + 1);
             chain.pop();
@@ -497,6 +505,16 @@ mod tests {
             &d.join("soc/i2c@3000/eeprom@50"),
             &[("reg", cells(&[0x50]))],
         );
+        // Malta's ISA bus: I/O ports (first cell 1) are not memory
+        node(
+            &d.join("isa"),
+            &[
+                ("#address-cells", cells(&[2])),
+                ("#size-cells", cells(&[1])),
+                ("ranges", cells(&[1, 0, 0, 0, 0x1000])),
+            ],
+        );
+        node(&d.join("isa/rtc@70"), &[("reg", cells(&[1, 0x70, 8]))]);
         d
     }
 
