@@ -2,10 +2,13 @@
 //!
 //! Each command group keeps its argument structs in its own file:
 //! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
-//! mw) and [`bench`].
+//! mw), [`regnames`] (reg, wait, where) and [`bench`]; [`applet`] makes
+//! `devmem`, `md` and `mw` symlinks work.
 
+pub mod applet;
 pub mod bench;
 pub mod records;
+pub mod regnames;
 pub mod regs;
 
 use crate::error::{Error, exit};
@@ -35,6 +38,7 @@ use argh::FromArgs;
         10,
         "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"
     ),
+    error_code(11, "wait: timeout, the condition did not hold in time"),
     error_code(130, "interrupted (SIGINT); unfinished output removed")
 )]
 pub struct TopLevel {
@@ -47,6 +51,10 @@ pub struct TopLevel {
     /// print the version and exit
     #[argh(switch, short = 'V')]
     pub version: bool,
+    /// create devmem, md and mw symlinks to mmkit in DIR (existing files
+    /// are kept), then exit
+    #[argh(option, arg_name = "DIR")]
+    pub install_links: Option<std::path::PathBuf>,
     #[argh(subcommand)]
     pub cmd: Option<Command>,
 }
@@ -63,6 +71,9 @@ pub enum Command {
     Devmem(regs::DevmemArgs),
     Md(regs::MdArgs),
     Mw(regs::MwArgs),
+    Reg(regnames::RegArgs),
+    Wait(regnames::WaitArgs),
+    Where(regnames::WhereArgs),
     Bench(bench::BenchArgs),
 }
 
@@ -99,6 +110,12 @@ pub fn parse(args: &[String]) -> Result<TopLevel, i32> {
         .file_name()
         .and_then(|s| s.to_str())
         .unwrap_or("mmkit");
+    // Called as `devmem`, `md` or `mw` (a symlink): be that command.
+    let applet = applet::applet_args(cmd, rest);
+    let (cmd, rest) = match &applet {
+        Some(v) => ("mmkit", v.as_slice()),
+        None => (cmd, rest),
+    };
     match TopLevel::from_args(&[cmd], rest) {
         Ok(t) => Ok(t),
         Err(e) => {
@@ -142,6 +159,18 @@ pub fn dispatch(top: TopLevel) -> i32 {
         return exit::OK;
     }
     init_logging(top.verbose, top.quiet);
+    if let Some(dir) = top.install_links {
+        let r = std::env::current_exe()
+            .map_err(|e| Error::io("cannot find the mmkit executable (/proc/self/exe)", e))
+            .and_then(|exe| applet::install_links(&dir, &exe, &mut std::io::stdout().lock()));
+        return match r {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("mmkit: {e}");
+                e.exit_code()
+            }
+        };
+    }
     let Some(cmd) = top.cmd else {
         eprintln!("mmkit: no command given; run `mmkit --help`");
         return exit::USAGE;
@@ -156,6 +185,9 @@ pub fn dispatch(top: TopLevel) -> i32 {
         Command::Devmem(a) => regs::devmem(a),
         Command::Md(a) => regs::md(a),
         Command::Mw(a) => regs::mw(a),
+        Command::Reg(a) => regnames::reg(a),
+        Command::Wait(a) => regnames::wait(a),
+        Command::Where(a) => regnames::where_is(a),
         Command::Bench(a) => bench::bench(a),
     };
     match r {
