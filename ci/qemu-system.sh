@@ -235,6 +235,9 @@ make_initrd() {
     *) die "unknown MMKIT_QEMU_INJECT '$MMKIT_QEMU_INJECT' (hang, fake-mmkit)" ;;
     esac
     install -m 0755 "$HERE/init" "$tree/init"
+    # the register maps, where the packages install them
+    mkdir -p "$tree/etc/mmkit"
+    install -m 0644 "$ROOT"/regmaps/*.regs "$tree/etc/mmkit/"
     install -m 0644 "$HERE"/lib.sh "$HERE"/checks-*.sh "$tree/tests/"
     echo "$arch" >"$tree/etc/mmkit-arch"
     echo "$ipkarch" >"$tree/etc/mmkit-ipk-arch"

@@ -36,6 +36,9 @@ pub enum Kind {
     Mismatch,
     /// Memory could not be mapped or locked (address space, RLIMIT_MEMLOCK).
     NoMemory,
+    /// `wait`: the register or field did not reach the wanted value before
+    /// the timeout.
+    Timeout,
 }
 
 /// An error with context. Build with [`Error::new`] and the builder methods.

@@ -19,6 +19,7 @@ fn exit_code(kind: Kind) -> i32 {
         Kind::Permission => 8,
         Kind::Mismatch => 9,
         Kind::NoMemory => 10,
+        Kind::Timeout => 11,
     }
 }
 

@@ -4,10 +4,13 @@
 //!
 //! Each command group keeps its argument structs in its own file:
 //! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
-//! mw) and [`bench`].
+//! mw), [`regnames`] (reg, wait, where) and [`bench`]; [`applet`] makes
+//! `devmem`, `md` and `mw` symlinks work.
 
+mod applet;
 mod bench;
 mod records;
+mod regnames;
 mod regs;
 
 use crate::error::{Error, Kind, Result};
@@ -39,6 +42,7 @@ use std::io::Write;
         10,
         "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"
     ),
+    error_code(11, "wait: timeout, the condition did not hold in time"),
     error_code(
         130,
         "interrupted (128 + the signal: 129 SIGHUP, 130 SIGINT, 143 SIGTERM, ...); unfinished output removed"
@@ -54,6 +58,10 @@ struct TopLevel {
     /// print the version and exit
     #[argh(switch, short = 'V')]
     version: bool,
+    /// create devmem, md and mw symlinks to mmkit in DIR (existing files
+    /// are kept), then exit
+    #[argh(option, arg_name = "DIR")]
+    install_links: Option<std::path::PathBuf>,
     #[argh(subcommand)]
     cmd: Option<Command>,
 }
@@ -70,6 +78,9 @@ enum Command {
     Devmem(regs::DevmemArgs),
     Md(regs::MdArgs),
     Mw(regs::MwArgs),
+    Reg(regnames::RegArgs),
+    Wait(regnames::WaitArgs),
+    Where(regnames::WhereArgs),
     Bench(bench::BenchArgs),
 }
 
@@ -119,6 +130,12 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
         .file_name()
         .and_then(|s| s.to_str())
         .unwrap_or("mmkit");
+    // Called as `devmem`, `md` or `mw` (a symlink): be that command.
+    let applet = applet::applet_args(cmd, rest);
+    let (cmd, rest) = match &applet {
+        Some(v) => ("mmkit", v.as_slice()),
+        None => (cmd, rest),
+    };
     match TopLevel::from_args(&[cmd], rest) {
         Ok(t) => Parsed::Run(Invocation(Box::new(t))),
         Err(e) if e.status.is_ok() => Parsed::Help(e.output),
@@ -172,6 +189,12 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
     }
     init_logging(top.verbose, top.quiet);
     crate::sys::fault::install(exit_code);
+    if let Some(dir) = top.install_links {
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::io("cannot find the mmkit executable (/proc/self/exe)", e))?;
+        applet::install_links(&dir, &exe, out)?;
+        return Ok(Outcome::Success);
+    }
     let Some(cmd) = top.cmd else {
         return Err(Error::usage("no command given; run `mmkit --help`"));
     };
@@ -185,6 +208,9 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
         Command::Devmem(a) => regs::devmem(a, out),
         Command::Md(a) => regs::md(a, out),
         Command::Mw(a) => regs::mw(a),
+        Command::Reg(a) => regnames::reg(a, out),
+        Command::Wait(a) => regnames::wait(a, out),
+        Command::Where(a) => regnames::where_is(a, out),
         Command::Bench(a) => bench::bench(a, out),
     }
 }

@@ -23,6 +23,10 @@ pub(crate) mod cmd;
 mod dump;
 mod explain;
 pub(crate) mod parse;
+pub(crate) mod reg;
+pub(crate) mod regmap;
+pub(crate) mod wait;
+pub(crate) mod whereis;
 
 pub(crate) use access::Width;
 
