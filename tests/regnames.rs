@@ -171,7 +171,8 @@ fn reg_list_and_dump() {
         "{out}"
     );
     assert!(out.contains("(bits5=0, bits8=3)"), "{out}");
-    assert_eq!(ok(&r.reg(&["list", "*.ID?"])).lines().count(), 2);
+    // Two registers, after the line with their block's description.
+    assert_eq!(ok(&r.reg(&["list", "*.ID?"])).lines().count(), 3);
     fails(&r.reg(&["list", "spi*"]), 2, "no register matches");
     let out = ok(&r.reg(&["dump", "uart0"]));
     assert!(out.contains("uart0.FR 0x00001018 = 0x00000090"), "{out}");
