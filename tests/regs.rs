@@ -280,7 +280,7 @@ fn physical_device_messages_say_physical() {
         "physical 0x400 (+4 bytes) is beyond the end",
     );
     fails(
-        &run_phys(&["devmem", "0x40", "32", "1"], "drop-writes"),
+        &run_phys(&["devmem", "--verify", "0x40", "32", "1"], "drop-writes"),
         9,
         "read-back mismatch at physical 0x40",
     );
@@ -335,8 +335,93 @@ fn under_qemu() -> bool {
     std::env::var("MMKIT_TEST_RUNNER").is_ok_and(|r| r.contains("qemu"))
 }
 
+/// Run mmkit with the `trace` test hook: its output and the register
+/// accesses it made (`R 0x40 32`, `W 0x44 8`, ...), in order.
+fn traced(args: &[&str]) -> (Output, Vec<String>) {
+    let o = common::mmkit()
+        .env("MMKIT_REGS_TEST", "trace")
+        .args(args)
+        .output()
+        .unwrap();
+    let acc = stderr(&o)
+        .lines()
+        .filter_map(|l| l.strip_prefix("mmkit-trace: "))
+        .map(String::from)
+        .collect();
+    (o, acc)
+}
+
 #[test]
-fn read_back_mismatch_and_no_readback() {
+fn accesses_are_exactly_the_ones_busybox_makes() {
+    let t = TempDir::new("regs-accesses");
+    let f = block(&t);
+    let cases: &[(&[&str], &[&str])] = &[
+        // A read is one read.
+        (&["devmem", "--file", &f, "0x40"], &["R 0x40 32"]),
+        (&["devmem", "--file", &f, "0x41", "8"], &["R 0x41 8"]),
+        (&["devmem", "--file", &f, "0x40:7:4"], &["R 0x40 32"]),
+        // A write is one write: nothing is read back (a read pops a FIFO
+        // byte or clears a read-to-clear status register).
+        (
+            &["devmem", "--file", &f, "0x40", "32", "0x1"],
+            &["W 0x40 32"],
+        ),
+        (
+            &["devmem", "--file", &f, "0x42", "h", "0x2"],
+            &["W 0x42 16"],
+        ),
+        (&["devmem", "--file", &f, "0x40=0x3"], &["W 0x40 32"]),
+        // --no-readback is a deprecated no-op.
+        (
+            &["devmem", "--no-readback", "--file", &f, "0x40", "32", "0x1"],
+            &["W 0x40 32"],
+        ),
+        // --verify adds the read-back.
+        (
+            &["devmem", "--verify", "--file", &f, "0x40", "32", "0x1"],
+            &["W 0x40 32", "R 0x40 32"],
+        ),
+        // A bitfield write reads once (it must) and writes once.
+        (
+            &["devmem", "--file", &f, "0x40:3:0=0x5"],
+            &["R 0x40 32", "W 0x40 32"],
+        ),
+        (
+            &["devmem", "--verify", "--file", &f, "0x40:3:0=0x6"],
+            &["R 0x40 32", "W 0x40 32", "R 0x40 32"],
+        ),
+        // mw: one write per value; --verify reads each back after its write.
+        (
+            &["mw", "--file", &f, "0x40", "1", "2"],
+            &["W 0x40 32", "W 0x44 32"],
+        ),
+        (
+            &["mw", "--no-readback", "-w", "8", "--file", &f, "0x40", "1"],
+            &["W 0x40 8"],
+        ),
+        (
+            &["mw", "--verify", "--file", &f, "0x40", "1", "2"],
+            &["W 0x40 32", "R 0x40 32", "W 0x44 32", "R 0x44 32"],
+        ),
+        // md: one read per register, at the chosen width.
+        (
+            &["md", "--file", &f, "0x40+0x10"],
+            &["R 0x40 32", "R 0x44 32", "R 0x48 32", "R 0x4C 32"],
+        ),
+        (
+            &["md", "-w", "8", "--file", &f, "0x40+3"],
+            &["R 0x40 8", "R 0x41 8", "R 0x42 8"],
+        ),
+    ];
+    for (args, want) in cases {
+        let (o, got) = traced(args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_eq!(got, *want, "{args:?}");
+    }
+}
+
+#[test]
+fn read_back_only_with_verify() {
     let t = TempDir::new("regs-readback");
     let f = block(&t);
     let hooked = |args: &[&str]| {
@@ -346,43 +431,35 @@ fn read_back_mismatch_and_no_readback() {
             .output()
             .unwrap()
     };
-    let o = hooked(&["devmem", "--file", &f, "0x40", "32", "0x1"]);
+    // A register that ignores writes: without --verify nobody looks.
+    assert_eq!(
+        ok(&hooked(&["devmem", "--file", &f, "0x40", "32", "0x1"])),
+        ""
+    );
+    let o = hooked(&["devmem", "--verify", "--file", &f, "0x40", "32", "0x1"]);
     fails(
         &o,
         9,
         &format!("wrote 0x00000001, read back 0x{:08X}", native(0x40, 4)),
     );
-    assert!(stderr(&o).contains("--no-readback"));
-    assert_eq!(
-        code(&hooked(&[
-            "devmem",
-            "--no-readback",
-            "--file",
-            &f,
-            "0x40",
-            "32",
-            "0x1"
-        ])),
-        0
-    );
+    assert!(stderr(&o).contains("--verify"), "{}", stderr(&o));
+    ok(&hooked(&["mw", "--file", &f, "0x40", "1", "2"]));
+    ok(&hooked(&[
+        "mw",
+        "--no-readback",
+        "--file",
+        &f,
+        "0x40",
+        "1",
+        "2",
+    ]));
     fails(
-        &hooked(&["mw", "--file", &f, "0x40", "1", "2"]),
+        &hooked(&["mw", "--verify", "--file", &f, "0x40", "1", "2"]),
         9,
         "2 of 2 values read back differently",
     );
-    assert_eq!(
-        code(&hooked(&[
-            "mw",
-            "--no-readback",
-            "--file",
-            &f,
-            "0x40",
-            "1",
-            "2"
-        ])),
-        0
-    );
-    let o = hooked(&["devmem", "--file", &f, "0x40:3:0=0x5"]);
+    ok(&hooked(&["devmem", "--file", &f, "0x40:3:0=0x5"]));
+    let o = hooked(&["devmem", "--verify", "--file", &f, "0x40:3:0=0x5"]);
     let low = native(0x40, 4) & 0xF;
     fails(
         &o,
@@ -390,6 +467,22 @@ fn read_back_mismatch_and_no_readback() {
         &format!("[3:0] reads back as 0x{low:X} instead of 0x5"),
     );
     assert!(stdout(&o).contains("read-back:"), "{}", stdout(&o));
+    // --no-readback is a no-op kept for old scripts; with --verify it
+    // contradicts.
+    fails(
+        &run(&[
+            "devmem",
+            "--verify",
+            "--no-readback",
+            "--file",
+            &f,
+            "0x40",
+            "32",
+            "1",
+        ]),
+        2,
+        "contradict",
+    );
 }
 
 #[test]
@@ -413,10 +506,16 @@ fn bitfields_read_and_read_modify_write() {
             "0x23\n"
         }
     );
+    // Old and new values; the read-back only with --verify.
     let out = ok(&run(&["devmem", "--file", &f, "0x20:7:4=3"]));
     assert_eq!(
         out,
-        "old:       0x12345678 [7:4]=0x7\nnew:       0x12345638 [7:4]=0x3\nread-back: 0x12345638 [7:4]=0x3\n"
+        "old:       0x12345678 [7:4]=0x7\nnew:       0x12345638 [7:4]=0x3\n"
+    );
+    let out = ok(&run(&["devmem", "--verify", "--file", &f, "0x20:7:4=3"]));
+    assert_eq!(
+        out,
+        "old:       0x12345638 [7:4]=0x3\nnew:       0x12345638 [7:4]=0x3\nread-back: 0x12345638 [7:4]=0x3\n"
     );
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x20"])), "0x12345638\n");
     // The VALUE argument works for a bitfield too.
@@ -426,10 +525,7 @@ fn bitfields_read_and_read_modify_write() {
         "{out}"
     );
     let out = ok(&run(&["devmem", "--no-readback", "--file", &f, "0x20:0=1"]));
-    assert!(
-        out.ends_with("read-back: skipped (--no-readback)\n"),
-        "{out}"
-    );
+    assert!(out.ends_with("new:       0xA2345639 [0:0]=0x1\n"), "{out}");
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x20"])), "0xA2345639\n");
     // Rejections.
     fails(
@@ -636,7 +732,7 @@ fn two_processes_share_one_mapped_file() {
     // SAFETY: as above.
     unsafe { std::ptr::write_volatile(p.add(0x94) as *mut u32, 0x0BADCAFE) };
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x94"])), "0x0BADCAFE\n");
-    let out = ok(&run(&["devmem", "--file", &f, "0x94:7:0=0xEE"]));
+    let out = ok(&run(&["devmem", "--verify", "--file", &f, "0x94:7:0=0xEE"]));
     assert!(out.contains("read-back: 0x0BADCAEE"), "{out}");
     // SAFETY: as above.
     assert_eq!(
@@ -653,4 +749,9 @@ fn help_explains_width_and_64_bit_access() {
         "{out}"
     );
     assert!(out.contains("b, h, w, l"), "{out}");
+    assert!(out.contains("--verify"), "{out}");
+    assert!(out.contains("nothing is read"), "{out}");
+    assert!(out.contains("deprecated, does nothing"), "{out}");
+    let out = ok(&run(&["mw", "--help"]));
+    assert!(out.contains("deprecated, does nothing"), "{out}");
 }

@@ -34,7 +34,10 @@ use std::io::Write;
     error_code(6, "the input shrank while mapped (bus error caught)"),
     error_code(7, "bus error on a register access: no device answered"),
     error_code(8, "permission refused (root, STRICT_DEVMEM, read-only)"),
-    error_code(9, "read-back mismatch after a write; demo: joined file differs"),
+    error_code(
+        9,
+        "devmem/mw --verify: read-back mismatch after a write; demo: joined file differs"
+    ),
     error_code(
         10,
         "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"

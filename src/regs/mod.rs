@@ -16,7 +16,10 @@
 //! physical-memory device instead of `/dev/mem`; `MMKIT_REGS_TEST=past-eof`
 //! skips the end-of-file check (to provoke the bus error on purpose) and
 //! `MMKIT_REGS_TEST=drop-writes` skips the stores (a register that ignores
-//! writes, to provoke a read-back mismatch).
+//! writes, to provoke a read-back mismatch); `MMKIT_REGS_TEST=trace` prints
+//! one line on stderr before each register access, `mmkit-trace: R|W ADDR
+//! WIDTH` (e.g. `mmkit-trace: W 0x40 32`), so tests can count the accesses
+//! a command makes. Hooks combine with commas.
 
 mod access;
 pub(crate) mod cmd;
@@ -186,6 +189,7 @@ impl Target {
             base,
             writable: self.writable,
             drop_writes: test_hook("drop-writes"),
+            trace: test_hook("trace"),
         })
     }
 }
@@ -197,6 +201,8 @@ pub(crate) struct RegMap {
     base: u64,
     writable: bool,
     drop_writes: bool,
+    /// The `trace` test hook: log every access on stderr.
+    trace: bool,
 }
 
 impl RegMap {
@@ -214,9 +220,18 @@ impl RegMap {
         Error::usage(format!("0x{addr:X} is outside the mapped range"))
     }
 
+    /// The `trace` test hook's line for one access (made before it, so a
+    /// faulting access is logged too).
+    fn log(&self, what: char, addr: u64, w: Width) {
+        if self.trace {
+            eprintln!("mmkit-trace: {what} 0x{addr:X} {}", w.bits());
+        }
+    }
+
     /// One volatile read of width `w` at `addr`.
     pub(crate) fn read(&self, addr: u64, w: Width) -> Result<u64> {
         let off = self.offset(addr, w)?;
+        self.log('R', addr, w);
         access::read(&self.map, off, w).ok_or_else(|| self.outside(addr))
     }
 
@@ -229,6 +244,7 @@ impl RegMap {
         if self.drop_writes {
             return Ok(());
         }
+        self.log('W', addr, w);
         access::write(&self.map, off, w, v).ok_or_else(|| self.outside(addr))
     }
 }
