@@ -485,6 +485,36 @@ fn read_back_only_with_verify() {
     );
 }
 
+/// A sparse --file on a full filesystem: a store into one of its holes
+/// cannot be backed. That is "no space" (exit 5), not a bus error blamed on
+/// a device that did not answer.
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn writing_a_hole_on_a_full_filesystem_says_no_space() {
+    let fs = common::Tmpfs::mount("regs-full", "64k");
+    let f = fs.0.s("sparse.bin");
+    std::fs::File::create(&f).unwrap().set_len(1 << 20).unwrap();
+    fs.fill();
+    for args in [
+        vec!["devmem", "--file", &f, "0x8000", "32", "0x1"],
+        vec!["devmem", "--file", &f, "0x9000:3:0=0x5"],
+        vec!["mw", "--file", &f, "0xA000", "1", "2"],
+        vec!["mw", "-w", "8", "--verify", "--file", &f, "0xFFFFF", "1"],
+    ] {
+        let o = run(&args);
+        fails(&o, 5, "ENOSPC");
+        assert!(
+            !stderr(&o).contains("no device answered"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // Where space is already allocated, writes work on the full filesystem.
+    let g = fs.0.s("filler");
+    ok(&run(&["devmem", "--file", &g, "0x10", "32", "0x1"]));
+    assert_eq!(ok(&run(&["devmem", "--file", &g, "0x10"])), "0x00000001\n");
+}
+
 #[test]
 fn bitfields_read_and_read_modify_write() {
     let t = TempDir::new("regs-bits");

@@ -51,6 +51,10 @@ fn range_arg(s: &str) -> std::result::Result<(u64, u64), String> {
         2,
         "bad command line: bad number or width, unaligned address, value too wide, beyond end of file"
     ),
+    error_code(
+        5,
+        "--file: no space to back the written page (a hole of a sparse file on a full filesystem)"
+    ),
     error_code(7, "bus error: no device answered at that address"),
     error_code(
         8,
@@ -134,6 +138,10 @@ pub(super) struct MdArgs {
     error_code(
         2,
         "bad command line: bad number, unaligned, value too wide, beyond end of file"
+    ),
+    error_code(
+        5,
+        "--file: no space to back the written pages (holes of a sparse file on a full filesystem)"
     ),
     error_code(7, "bus error: no device answered"),
     error_code(8, "permission refused"),

@@ -148,6 +148,36 @@ impl Target {
         .hint("refusing to touch it: a mapped page past the end of a file raises a bus error"))
     }
 
+    /// Before a regular file is mapped for writing, allocate the holes in
+    /// the mapped pages `[base, base + len)` (cut at the end of the file):
+    /// a store into a hole of a sparse file on a full filesystem would
+    /// otherwise raise SIGBUS, reported as a bus error, instead of ENOSPC
+    /// (exit 5). Filesystems that cannot preallocate (EOPNOTSUPP, e.g.
+    /// sysfs `resourceN` files) are left alone; the fault handler still
+    /// guards the access.
+    fn reserve(&self, base: u64, len: u64) -> Result<()> {
+        let Some(size) = self.size else { return Ok(()) };
+        if !self.writable || base >= size {
+            return Ok(());
+        }
+        let len = len.min(size - base);
+        match crate::sys::fallocate_range(&self.file, base, len) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                log::debug!(
+                    "regs: {} cannot preallocate; not reserving its mapped pages",
+                    self.path.display()
+                );
+                Ok(())
+            }
+            Err(e) => Err(Error::io(
+                format!("cannot reserve disk space for {}", self.describe(base)),
+                e,
+            )
+            .hint("the file has holes here and its filesystem is full: writing through the mapping would fail; free some space")),
+        }
+    }
+
     /// Map the pages covering `[addr, addr+len)`.
     pub(crate) fn map(&self, addr: u64, len: usize) -> Result<RegMap> {
         let page = crate::sys::page_size() as u64;
@@ -158,6 +188,7 @@ impl Target {
         let map_len = (end - base).div_ceil(page) * page;
         let map_len = usize::try_from(map_len)
             .map_err(|_| Error::usage(format!("{len} bytes do not fit this address space")))?;
+        self.reserve(base, map_len as u64)?;
         let role = if self.phys {
             Role::PhysRegister
         } else {

@@ -109,3 +109,44 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A small tmpfs mounted on a fresh directory, unmounted on drop (root
+/// only: tests that use it are `#[ignore = "needs root"]`).
+pub struct Tmpfs(pub TempDir);
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` (mount's syntax: "64k", "3m").
+    pub fn mount(tag: &str, size: &str) -> Tmpfs {
+        let d = TempDir::new(tag);
+        let m = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(d.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            m.status.success(),
+            "cannot mount a tmpfs: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        Tmpfs(d)
+    }
+
+    /// Fill the filesystem up: write a file until ENOSPC.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).expect("create filler");
+        let chunk = [0xA5u8; 4096];
+        loop {
+            if let Err(e) = f.write_all(&chunk) {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "filling: {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
