@@ -509,6 +509,10 @@ fn writing_a_hole_on_a_full_filesystem_says_no_space() {
             stderr(&o)
         );
     }
+    // A read of a hole cannot be reserved (read-only descriptor) and on
+    // tmpfs still faults: the message names the full filesystem.
+    let o = run(&["devmem", "--file", &f, "0x8000"]);
+    fails(&o, 7, "a hole on a full filesystem");
     // Where space is already allocated, writes work on the full filesystem.
     let g = fs.0.s("filler");
     ok(&run(&["devmem", "--file", &g, "0x10", "32", "0x1"]));
