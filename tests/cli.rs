@@ -4,19 +4,7 @@
 
 mod common;
 
-use common::{TempDir, names, run, stderr, stdout};
-use std::process::Output;
-
-fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal: {o:?}"))
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
+use common::{TempDir, code, names, ok, run, stderr, stdout};
 
 /// A 300 KiB seed file in `t`.
 fn input(t: &TempDir) -> String {

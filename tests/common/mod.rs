@@ -35,6 +35,58 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A 512-byte stand-in "register block" `regs.bin` in `t`: byte i holds
+/// i % 256.
+pub fn block(t: &TempDir) -> String {
+    let p = t.s("regs.bin");
+    let data: Vec<u8> = (0..512u32).map(|i| i as u8).collect();
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// The exit code (a death by signal fails the test).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {o:?}"))
+}
+
+/// Assert exit 0; the stdout.
+pub fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Assert exit code `want` and `needle` in stderr.
+pub fn fails(o: &Output, want: i32, needle: &str) {
+    assert_eq!(
+        code(o),
+        want,
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        stderr(o)
+    );
+}
+
+/// What a w-byte read at `off` of the [`block`] shows, in CPU byte order.
+pub fn native(off: usize, w: usize) -> u64 {
+    let mut b = [0u8; 8];
+    for (i, x) in b.iter_mut().enumerate().take(w) {
+        *x = (off + i) as u8;
+    }
+    match w {
+        1 => b[0] as u64,
+        2 => u16::from_ne_bytes([b[0], b[1]]) as u64,
+        4 => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        _ => u64::from_ne_bytes(b),
+    }
+}
+
 /// The file names in `dir`, sorted.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
