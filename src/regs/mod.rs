@@ -29,7 +29,7 @@ pub(crate) mod parse;
 
 pub(crate) use access::Width;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::sys::fault::Role;
 use crate::sys::map::{Mapping, Spec};
 use nix::errno::Errno;
@@ -170,11 +170,22 @@ impl Target {
                 );
                 Ok(())
             }
-            Err(e) => Err(Error::io(
-                format!("cannot reserve disk space for {}", self.describe(base)),
-                e,
-            )
-            .hint("the file has holes here and its filesystem is full: writing through the mapping would fail; free some space")),
+            Err(e) => {
+                let err = Error::io(
+                    format!("cannot reserve disk space for {}", self.describe(base)),
+                    e,
+                );
+                if err.kind != Kind::NoSpace {
+                    // Not a lack of space (EINVAL, EPERM on some special
+                    // files): map as before; the fault handler guards.
+                    log::debug!("regs: not reserving the mapped pages: {err}");
+                    return Ok(());
+                }
+                Err(err.hint(
+                    "the file has holes here and its filesystem is full (or the quota is used up): \
+                     writing through the mapping would fail; free some space",
+                ))
+            }
         }
     }
 
