@@ -182,7 +182,7 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 static INSTALL: Once = Once::new();
 
 /// The catchable signals whose default action ends the process.
-const TERMINATING: [Signal; 13] = [
+const TERMINATING: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -195,6 +195,8 @@ const TERMINATING: [Signal; 13] = [
     Signal::SIGXCPU,
     Signal::SIGIO,
     Signal::SIGPWR,
+    // MIPS and SPARC have no SIGSTKFLT (nix does not define it there).
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64")))]
     Signal::SIGSTKFLT,
 ];
 
@@ -223,7 +225,7 @@ pub(crate) fn install(exit_code: fn(Kind) -> i32) {
         unsafe {
             let _ = sigaction(Signal::SIGBUS, &bus);
             let _ = sigaction(Signal::SIGXFSZ, &ignore);
-            for s in TERMINATING {
+            for &s in TERMINATING {
                 let _ = sigaction(s, &term);
             }
         }
