@@ -5,56 +5,7 @@
 
 mod common;
 
-use common::{TempDir, run, stderr, stdout};
-use std::process::Output;
-
-/// A 512-byte "register block": byte i holds i % 256.
-fn block(t: &TempDir) -> String {
-    let p = t.s("regs.bin");
-    let data: Vec<u8> = (0..512u32).map(|i| i as u8).collect();
-    std::fs::write(&p, data).unwrap();
-    p
-}
-
-fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal: {o:?}"))
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-fn fails(o: &Output, want: i32, needle: &str) {
-    assert_eq!(
-        code(o),
-        want,
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-    assert!(
-        stderr(o).contains(needle),
-        "stderr lacks {needle:?}:\n{}",
-        stderr(o)
-    );
-}
-
-/// What a w-byte read at `off` of the block shows, in CPU byte order.
-fn native(off: usize, w: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (i, x) in b.iter_mut().enumerate().take(w) {
-        *x = (off + i) as u8;
-    }
-    match w {
-        1 => b[0] as u64,
-        2 => u16::from_ne_bytes([b[0], b[1]]) as u64,
-        4 => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64,
-        _ => u64::from_ne_bytes(b),
-    }
-}
+use common::{TempDir, block, fails, native, ok, run, stderr, stdout};
 
 fn bytes_at(p: &str, off: usize, n: usize) -> Vec<u8> {
     std::fs::read(p).unwrap()[off..off + n].to_vec()
@@ -280,7 +231,7 @@ fn physical_device_messages_say_physical() {
         "physical 0x400 (+4 bytes) is beyond the end",
     );
     fails(
-        &run_phys(&["devmem", "0x40", "32", "1"], "drop-writes"),
+        &run_phys(&["devmem", "--verify", "0x40", "32", "1"], "drop-writes"),
         9,
         "read-back mismatch at physical 0x40",
     );
@@ -336,63 +287,6 @@ fn under_qemu() -> bool {
 }
 
 #[test]
-fn read_back_mismatch_and_no_readback() {
-    let t = TempDir::new("regs-readback");
-    let f = block(&t);
-    let hooked = |args: &[&str]| {
-        common::mmkit()
-            .env("MMKIT_REGS_TEST", "drop-writes")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let o = hooked(&["devmem", "--file", &f, "0x40", "32", "0x1"]);
-    fails(
-        &o,
-        9,
-        &format!("wrote 0x00000001, read back 0x{:08X}", native(0x40, 4)),
-    );
-    assert!(stderr(&o).contains("--no-readback"));
-    assert_eq!(
-        code(&hooked(&[
-            "devmem",
-            "--no-readback",
-            "--file",
-            &f,
-            "0x40",
-            "32",
-            "0x1"
-        ])),
-        0
-    );
-    fails(
-        &hooked(&["mw", "--file", &f, "0x40", "1", "2"]),
-        9,
-        "2 of 2 values read back differently",
-    );
-    assert_eq!(
-        code(&hooked(&[
-            "mw",
-            "--no-readback",
-            "--file",
-            &f,
-            "0x40",
-            "1",
-            "2"
-        ])),
-        0
-    );
-    let o = hooked(&["devmem", "--file", &f, "0x40:3:0=0x5"]);
-    let low = native(0x40, 4) & 0xF;
-    fails(
-        &o,
-        9,
-        &format!("[3:0] reads back as 0x{low:X} instead of 0x5"),
-    );
-    assert!(stdout(&o).contains("read-back:"), "{}", stdout(&o));
-}
-
-#[test]
 fn bitfields_read_and_read_modify_write() {
     let t = TempDir::new("regs-bits");
     let f = block(&t);
@@ -413,10 +307,16 @@ fn bitfields_read_and_read_modify_write() {
             "0x23\n"
         }
     );
+    // Old and new values; the read-back only with --verify.
     let out = ok(&run(&["devmem", "--file", &f, "0x20:7:4=3"]));
     assert_eq!(
         out,
-        "old:       0x12345678 [7:4]=0x7\nnew:       0x12345638 [7:4]=0x3\nread-back: 0x12345638 [7:4]=0x3\n"
+        "old:       0x12345678 [7:4]=0x7\nnew:       0x12345638 [7:4]=0x3\n"
+    );
+    let out = ok(&run(&["devmem", "--verify", "--file", &f, "0x20:7:4=3"]));
+    assert_eq!(
+        out,
+        "old:       0x12345638 [7:4]=0x3\nnew:       0x12345638 [7:4]=0x3\nread-back: 0x12345638 [7:4]=0x3\n"
     );
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x20"])), "0x12345638\n");
     // The VALUE argument works for a bitfield too.
@@ -426,10 +326,7 @@ fn bitfields_read_and_read_modify_write() {
         "{out}"
     );
     let out = ok(&run(&["devmem", "--no-readback", "--file", &f, "0x20:0=1"]));
-    assert!(
-        out.ends_with("read-back: skipped (--no-readback)\n"),
-        "{out}"
-    );
+    assert!(out.ends_with("new:       0xA2345639 [0:0]=0x1\n"), "{out}");
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x20"])), "0xA2345639\n");
     // Rejections.
     fails(
@@ -636,7 +533,7 @@ fn two_processes_share_one_mapped_file() {
     // SAFETY: as above.
     unsafe { std::ptr::write_volatile(p.add(0x94) as *mut u32, 0x0BADCAFE) };
     assert_eq!(ok(&run(&["devmem", "--file", &f, "0x94"])), "0x0BADCAFE\n");
-    let out = ok(&run(&["devmem", "--file", &f, "0x94:7:0=0xEE"]));
+    let out = ok(&run(&["devmem", "--verify", "--file", &f, "0x94:7:0=0xEE"]));
     assert!(out.contains("read-back: 0x0BADCAEE"), "{out}");
     // SAFETY: as above.
     assert_eq!(
@@ -653,4 +550,9 @@ fn help_explains_width_and_64_bit_access() {
         "{out}"
     );
     assert!(out.contains("b, h, w, l"), "{out}");
+    assert!(out.contains("--verify"), "{out}");
+    assert!(out.contains("nothing is read"), "{out}");
+    assert!(out.contains("deprecated, does nothing"), "{out}");
+    let out = ok(&run(&["mw", "--help"]));
+    assert!(out.contains("deprecated, does nothing"), "{out}");
 }

@@ -53,6 +53,14 @@ fi
 
 # The GIC distributor is not claimed by a driver: readable in both modes.
 devmem_agree gicd-iidr $((GICD + 8)) 32 0x43B
+# Its IIDR ignores writes: a write succeeds without a read-back, as with
+# busybox; --verify sees the difference. Each command makes exactly the
+# accesses busybox makes.
+ignored_write gicd-iidr $((GICD + 8)) 0 0x43B
+accesses gicd-access-read "R 0x8000008 32" mmkit devmem $((GICD + 8))
+accesses gicd-access-write "W 0x8000008 32" mmkit devmem $((GICD + 8)) 32 0
+accesses gicd-access-verify "W 0x8000008 32, R 0x8000008 32" mmkit devmem --verify $((GICD + 8)) 32 0x43B
+accesses gicd-access-md "R 0x8000000 32, R 0x8000004 32, R 0x8000008 32" mmkit md $GICD+12
 
 # A physical address where no device answers: busybox dies of SIGBUS,
 # mmkit reports the bus error and exits 7.

@@ -198,10 +198,41 @@ if [ -s odd.seed ]; then
         else
             fail enospc-copy-mmap "copy --method mmap into a 1 MiB tmpfs: exit $RC (want 5), partial file: $(ls /mnt/small): $ERR"
         fi
+        # A register --file with holes on the full filesystem: a write is
+        # ENOSPC (exit 5), not a bus error blamed on a missing device.
+        rm -f /mnt/small/*
+        dd if=/dev/zero of=/mnt/small/sparse.bin bs=1 count=0 seek=1048576 2>/dev/null
+        dd if=/dev/zero of=/mnt/small/fill bs=4096 2>/dev/null
+        run mmkit devmem --file /mnt/small/sparse.bin 0x8000 32 0x1
+        if [ "$RC" = 5 ] && contains "$ERR" "ENOSPC"; then
+            pass enospc-devmem-file "devmem --file, a hole of a sparse file on a full tmpfs: exit 5: $ERR"
+        else
+            fail enospc-devmem-file "devmem --file, a hole on a full tmpfs: exit $RC, want 5 (ENOSPC): $ERR"
+        fi
+        rm -f /mnt/small/*
         umount /mnt/small
     else
         fail enospc-setup "cannot mount a 1 MiB tmpfs on /mnt/small"
     fi
+
+    # The spellings users type: --name=value, -vv and -q after the command;
+    # -q leaves only errors (split prints no summary).
+    rm -rf sp.d
+    mkdir -p sp.d
+    run mmkit split odd.seed --out-dir=sp.d --size=512K -q $ODD
+    n=$(find sp.d -type f | wc -l)
+    if [ "$RC" = 0 ] && [ -z "$OUT" ] && [ -z "$ERR" ] && [ "$n" -ge 2 ]; then
+        pass cli-spellings "split --out-dir=sp.d --size=512K -q: $n pieces, no output"
+    else
+        fail cli-spellings "split --out-dir=sp.d --size=512K -q: exit $RC, $n pieces, out '$OUT', err '$ERR'"
+    fi
+    run mmkit check $ODD sp.d/* -vv
+    if [ "$RC" = 0 ] && contains "$ERR" "mmkit: trace:"; then
+        pass cli-vv-after "check ... -vv: exit 0 with trace logging"
+    else
+        fail cli-vv-after "check ... -vv: exit $RC: $(printf '%s' "$ERR" | cut -c1-200)"
+    fi
+    rm -rf sp.d
 fi
 cd / || exit 1
 rm -rf "$REC"

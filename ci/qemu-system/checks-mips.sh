@@ -15,7 +15,7 @@ devmem_agree revision-w8+1 $((REVISION + 1)) 8 0x04
 devmem_agree fpga-status $STATUS 32 0x10
 devmem_agree fpga-brkres $BRKRES 32 0x0A
 
-# Write + read-back (mmkit writes, both read; busybox writes, mmkit reads).
+# Writes (mmkit writes, both read; busybox writes, mmkit reads).
 # LEDBAR and GPOUT keep 8 bits.
 for reg in LEDBAR:$LEDBAR GPOUT:$GPOUT; do
     n=$(echo "${reg%:*}" | tr '[:upper:]' '[:lower:]')
@@ -29,16 +29,37 @@ for reg in LEDBAR:$LEDBAR GPOUT:$GPOUT; do
     devmem_agree "$n-write-busybox" "$a" 32 0xA5
 done
 
-# Bitfield read-modify-write on LEDBAR: 0x5A, then bits 7:4 = 0x3 -> 0x3A.
+# Exactly the accesses busybox makes: a write is one write (no read-back), a
+# bitfield write one read and one write, --verify adds one read, md reads
+# each register once.
+accesses ledbar-access-write "W 0x1F000408 32" mmkit devmem $LEDBAR 32 0x5A
+accesses ledbar-access-verify "W 0x1F000408 32, R 0x1F000408 32" mmkit devmem --verify $LEDBAR 32 0x5A
+accesses ledbar-access-bitfield "R 0x1F000408 32, W 0x1F000408 32" mmkit devmem $LEDBAR:3:0=0xA
+accesses gpout-access-mw "W 0x1F000A00 32" mmkit mw $GPOUT 0x42
+accesses fpga-access-md "R 0x1F000208 32, R 0x1F00020C 32, R 0x1F000210 32, R 0x1F000214 32" mmkit md $STATUS+16
+# The FPGA status register ignores writes and reads 0x10: the write succeeds
+# as with busybox; --verify sees the difference.
+ignored_write fpga-status $STATUS 0 0x10
+
+# Bitfield read-modify-write on LEDBAR: 0x5A, then bits 7:4 = 0x3 -> 0x3A;
+# it prints the old and new values (and no read-back line).
 run mmkit devmem $LEDBAR 32 0x5A
 run mmkit devmem $LEDBAR:7:4=0x3
 rmwrc=$RC
 rmwerr=$ERR
+rmwout=$(printf '%s' "$OUT" | tr '\n' '|')
 run busybox devmem $LEDBAR 32
-if [ "$rmwrc" = 0 ] && hexeq "$OUT" 0x3A; then
-    pass ledbar-bitfield-rmw "0x5A with bits 7:4=0x3 -> $OUT"
+if [ "$rmwrc" = 0 ] && hexeq "$OUT" 0x3A &&
+    [ "$rmwout" = "old:       0x0000005A [7:4]=0x5|new:       0x0000003A [7:4]=0x3" ]; then
+    pass ledbar-bitfield-rmw "0x5A with bits 7:4=0x3 -> $OUT; printed $rmwout"
 else
-    fail ledbar-bitfield-rmw "0x5A with bits 7:4=0x3: exit $rmwrc ($rmwerr), busybox reads '$OUT', want 0x3A"
+    fail ledbar-bitfield-rmw "0x5A with bits 7:4=0x3: exit $rmwrc ($rmwerr), printed '$rmwout', busybox reads '$OUT', want 0x3A"
+fi
+run mmkit devmem --verify $LEDBAR:7:4=0x3
+if [ "$RC" = 0 ] && contains "$OUT" "read-back: 0x0000003A [7:4]=0x3"; then
+    pass ledbar-bitfield-verify "--verify prints the read-back: $(printf '%s' "$OUT" | tr '\n' '|')"
+else
+    fail ledbar-bitfield-verify "--verify: exit $RC, out '$OUT' ($ERR), want a read-back line"
 fi
 # Reading a field prints just the field.
 run mmkit devmem $LEDBAR:3:0
@@ -59,7 +80,7 @@ fi
 busybox devmem $LEDBAR 32 0
 
 # mw writes, md reads back (GPOUT).
-run mmkit mw $GPOUT 0x42
+run mmkit mw --verify $GPOUT 0x42
 r=$RC
 run busybox devmem $GPOUT 32
 if [ "$r" = 0 ] && hexeq "$OUT" 0x42; then

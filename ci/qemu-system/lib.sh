@@ -107,3 +107,40 @@ md_agree() {
         fail "$name" "md -w $w $a+$len (exit $mdrc): got$got, busybox:$want; output: $(printf '%s' "$OUT" | tr '\n' '|') $ERR"
     fi
 }
+
+# accesses NAME WANT CMD...: the register accesses the mmkit command CMD
+# makes, as its `trace` test hook lists them (`R|W ADDR WIDTH`, joined with
+# ", "), are exactly WANT, and it exits 0.
+accesses() {
+    name=$1
+    want=$2
+    shift 2
+    run env MMKIT_REGS_TEST=trace "$@"
+    got=$(sed -n 's/^mmkit-trace: //p' /tmp/.stderr | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+    if [ "$RC" = 0 ] && [ "$got" = "$want" ]; then
+        pass "$name" "$*: $got"
+    else
+        fail "$name" "$*: exit $RC, accesses '$got', want '$want': $ERR"
+    fi
+}
+
+# ignored_write NAME ADDR VALUE READS: write VALUE to a register that ignores
+# writes and always reads READS. busybox and mmkit write once and exit 0
+# (nothing is read back); `mmkit devmem --verify` reads READS back, exit 9.
+ignored_write() {
+    a=$(hex "$2" 32)
+    run busybox devmem "$a" 32 "$3"
+    bbrc=$RC
+    run mmkit devmem "$a" 32 "$3"
+    if [ "$bbrc" = 0 ] && [ "$RC" = 0 ] && [ -z "$OUT" ]; then
+        pass "$1-write" "devmem $a 32 $3: mmkit exit 0, no output, as busybox (no read-back)"
+    else
+        fail "$1-write" "devmem $a 32 $3: mmkit exit $RC '$OUT' ($ERR), busybox exit $bbrc; want 0 and no output from both"
+    fi
+    run mmkit devmem --verify "$a" 32 "$3"
+    if [ "$RC" = 9 ] && contains "$ERR" "read back $(hex "$4" 32)"; then
+        pass "$1-verify" "devmem --verify $a 32 $3: exit 9: $ERR"
+    else
+        fail "$1-verify" "devmem --verify $a 32 $3: exit $RC, want 9 and 'read back $(hex "$4" 32)': $ERR"
+    fi
+}

@@ -5,9 +5,12 @@
 //! Each command group keeps its argument structs in its own file:
 //! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
 //! mw), [`regnames`] (reg, wait, where) and [`bench`]; [`applet`] makes
-//! `devmem`, `md` and `mw` symlinks work.
+//! `devmem`, `md` and `mw` symlinks work; [`argv`] rewrites the spellings
+//! argh does not parse (`--size=100M`, `-vv`, `-q` after the command, a
+//! lone `-`) before it sees them.
 
 mod applet;
+mod argv;
 mod bench;
 mod records;
 mod regnames;
@@ -24,7 +27,7 @@ use std::io::Write;
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
-    note = "Run `mmkit <command> --help` for a command's flags. Set RUST_LOG=debug for details. Numbers: 0x hex, a leading 0 octal, else decimal (as C and busybox); sizes take K/M/G (1024^n) or KB/MB/GB (1000^n).",
+    note = "Run `mmkit <command> --help` for a command's flags. -v, -vv, -q (and --verbose, --quiet) may also come after the command; options take --name VALUE or --name=VALUE. -q means errors only: warnings, progress and the summary line of split, join, copy, gen and demo are not shown, while what a command is for still is (check reports, devmem values, md dumps, split -n plans, bench results, --help). Set RUST_LOG=debug for details. Numbers: 0x hex, a leading 0 octal, else decimal (as C and busybox); sizes take K/M/G (1024^n) or KB/MB/GB (1000^n).",
     error_code(0, "success; `check`: the file is clean"),
     error_code(1, "I/O or system error"),
     error_code(2, "bad command line"),
@@ -37,7 +40,10 @@ use std::io::Write;
     error_code(6, "the input shrank while mapped (bus error caught)"),
     error_code(7, "bus error on a register access: no device answered"),
     error_code(8, "permission refused (root, STRICT_DEVMEM, read-only)"),
-    error_code(9, "read-back mismatch after a write; demo: joined file differs"),
+    error_code(
+        9,
+        "devmem/mw --verify: read-back mismatch after a write; demo: joined file differs"
+    ),
     error_code(
         10,
         "memory could not be mapped or locked (address space, RLIMIT_MEMLOCK)"
@@ -52,7 +58,7 @@ struct TopLevel {
     /// more logging (-v: debug, -vv: trace); RUST_LOG overrides
     #[argh(switch, short = 'v')]
     verbose: u8,
-    /// only print errors
+    /// errors only: no warnings, progress or summary lines (results stay)
     #[argh(switch, short = 'q')]
     quiet: bool,
     /// print the version and exit
@@ -120,23 +126,23 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
             Err(a) => return Parsed::Usage(format!("mmkit: argument {a:?} is not valid UTF-8")),
         }
     }
-    let strs = dash_last(strs);
-    let refs: Vec<&str> = strs.iter().map(String::as_str).collect();
-    let (cmd, rest) = refs
-        .split_first()
-        .map(|(c, r)| (*c, r))
-        .unwrap_or(("mmkit", &[]));
-    let cmd = std::path::Path::new(cmd)
+    let (argv0, args) = match strs.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("mmkit", &[][..]),
+    };
+    let cmd = std::path::Path::new(argv0)
         .file_name()
         .and_then(|s| s.to_str())
         .unwrap_or("mmkit");
     // Called as `devmem`, `md` or `mw` (a symlink): be that command.
-    let applet = applet::applet_args(cmd, rest);
-    let (cmd, rest) = match &applet {
-        Some(v) => ("mmkit", v.as_slice()),
-        None => (cmd, rest),
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (cmd, args): (&str, Vec<String>) = match applet::applet_args(cmd, &refs) {
+        Some(v) => ("mmkit", v.iter().map(|a| a.to_string()).collect()),
+        None => (cmd, args.to_vec()),
     };
-    match TopLevel::from_args(&[cmd], rest) {
+    let rest = dash_last(argv::normalize(&args));
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match TopLevel::from_args(&[cmd], &rest) {
         Ok(t) => Parsed::Run(Invocation(Box::new(t))),
         Err(e) if e.status.is_ok() => Parsed::Help(e.output),
         Err(e) => Parsed::Usage(e.output),
@@ -198,13 +204,18 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
     let Some(cmd) = top.cmd else {
         return Err(Error::usage("no command given; run `mmkit --help`"));
     };
+    // `-q`: the summary of work done goes nowhere; the results a command is
+    // run for (check reports, register values, dumps, plans) still print.
+    let mut sink = std::io::sink();
+    let summary: &mut dyn Write = if top.quiet { &mut sink } else { &mut *out };
     match cmd {
-        Command::Split(a) => records::split(a, out),
-        Command::Join(a) => records::join(a, out),
+        Command::Split(a) if a.dry_run => records::split(a, out),
+        Command::Split(a) => records::split(a, summary),
+        Command::Join(a) => records::join(a, summary),
         Command::Check(a) => records::check(a, out),
-        Command::Copy(a) => records::copy(a, out),
-        Command::Gen(a) => records::generate(a, out),
-        Command::Demo(a) => records::demo(a, out),
+        Command::Copy(a) => records::copy(a, summary),
+        Command::Gen(a) => records::generate(a, summary),
+        Command::Demo(a) => records::demo(a, summary),
         Command::Devmem(a) => regs::devmem(a, out),
         Command::Md(a) => regs::md(a, out),
         Command::Mw(a) => regs::mw(a),

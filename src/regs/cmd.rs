@@ -1,5 +1,11 @@
 //! The register commands: `devmem` (busybox compatible, plus bitfields),
 //! `md` (memory display) and `mw` (memory write), on /dev/mem or a file.
+//!
+//! They make exactly the register accesses busybox makes, no more: a read
+//! is one read, a write is one write (nothing is read back unless
+//! `--verify` asks: a read can pop a FIFO byte or clear a read-to-clear
+//! status), a bitfield write is one read and one write, and `md` reads each
+//! register once.
 
 use super::parse::{AddrSpec, Field};
 use super::{RegMap, Target, Width, dump, too_wide, unaligned};
@@ -11,7 +17,8 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub(crate) struct DevmemOpts {
     pub(crate) file: Option<PathBuf>,
-    pub(crate) no_readback: bool,
+    /// Read the register back after the write and compare (`--verify`).
+    pub(crate) verify: bool,
     pub(crate) spec: AddrSpec,
     pub(crate) width: Width,
     /// The VALUE argument (the value may also come as ADDR=V in `spec`).
@@ -31,7 +38,8 @@ pub(crate) struct MdOpts {
 #[derive(Debug)]
 pub(crate) struct MwOpts {
     pub(crate) file: Option<PathBuf>,
-    pub(crate) no_readback: bool,
+    /// Read each value back after its write and compare (`--verify`).
+    pub(crate) verify: bool,
     pub(crate) addr: u64,
     pub(crate) values: Vec<u64>,
     pub(crate) width: Width,
@@ -58,7 +66,7 @@ fn mismatch(t: &Target, addr: u64, w: Width, wrote: u64, read: u64) -> Error {
     )
     .hint(
         "the register did not keep the value (read-only bits, a write-only, self-clearing or \
-         write-1-to-clear register, or nothing there); use --no-readback for such registers",
+         write-1-to-clear register, or nothing there); do not use --verify on such registers",
     )
 }
 
@@ -106,7 +114,7 @@ pub(crate) fn devmem(o: &DevmemOpts, out: &mut dyn Write) -> Result<()> {
         }
         (None, Some(v)) => {
             m.write(a, w, v)?;
-            if !o.no_readback {
+            if o.verify {
                 let r = m.read(a, w)?;
                 if r != v {
                     return Err(mismatch(&t, a, w, v, r));
@@ -117,7 +125,7 @@ pub(crate) fn devmem(o: &DevmemOpts, out: &mut dyn Write) -> Result<()> {
             let r = m.read(a, w)?;
             say(out, &hex(f.get(r), field_digits(f)))?;
         }
-        (Some(f), Some(v)) => return rmw(&t, &m, a, w, f, v, o.no_readback, out),
+        (Some(f), Some(v)) => return rmw(&t, &m, a, w, f, v, o.verify, out),
     }
     Ok(())
 }
@@ -126,7 +134,8 @@ fn field_digits(f: Field) -> usize {
     (f.bits() as usize).div_ceil(4)
 }
 
-/// Read-modify-write of a bitfield; prints old, new and read-back values.
+/// Read-modify-write of a bitfield: one read, one write; prints the old
+/// and new values, and with `verify` reads again and prints the read-back.
 #[allow(clippy::too_many_arguments)]
 fn rmw(
     t: &Target,
@@ -135,7 +144,7 @@ fn rmw(
     w: Width,
     f: Field,
     v: u64,
-    no_readback: bool,
+    verify: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let show = |label: &str, reg: u64| {
@@ -150,15 +159,14 @@ fn rmw(
     m.write(a, w, new)?;
     say(out, &show("old:", old))?;
     say(out, &show("new:", new))?;
-    if no_readback {
-        say(out, "read-back: skipped (--no-readback)")?;
+    if !verify {
         return Ok(());
     }
     let r = m.read(a, w)?;
     say(out, &show("read-back:", r))?;
     if f.get(r) != v {
         return Err(mismatch(t, a, w, new, r).hint(format!(
-            "the field {f} reads back as {} instead of {}; use --no-readback for write-only or self-clearing bits",
+            "the field {f} reads back as {} instead of {}; do not use --verify on write-only or self-clearing bits",
             hex(f.get(r), field_digits(f)),
             hex(v, field_digits(f))
         )));
@@ -259,7 +267,7 @@ pub(crate) fn mw(o: &MwOpts) -> Result<()> {
     for (i, v) in vals.iter().enumerate() {
         let a = addr + (i * w.bytes()) as u64;
         m.write(a, w, *v)?;
-        if !o.no_readback {
+        if o.verify {
             let r = m.read(a, w)?;
             if r != *v {
                 let e = mismatch(&t, a, w, *v, r);

@@ -16,7 +16,10 @@
 //! physical-memory device instead of `/dev/mem`; `MMKIT_REGS_TEST=past-eof`
 //! skips the end-of-file check (to provoke the bus error on purpose) and
 //! `MMKIT_REGS_TEST=drop-writes` skips the stores (a register that ignores
-//! writes, to provoke a read-back mismatch).
+//! writes, to provoke a read-back mismatch); `MMKIT_REGS_TEST=trace` prints
+//! one line on stderr before each register access, `mmkit-trace: R|W ADDR
+//! WIDTH` (e.g. `mmkit-trace: W 0x40 32`), so tests can count the accesses
+//! a command makes. Hooks combine with commas.
 
 mod access;
 pub(crate) mod cmd;
@@ -30,7 +33,7 @@ pub(crate) mod whereis;
 
 pub(crate) use access::Width;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::sys::fault::Role;
 use crate::sys::map::{Mapping, Spec};
 use nix::errno::Errno;
@@ -149,6 +152,47 @@ impl Target {
         .hint("refusing to touch it: a mapped page past the end of a file raises a bus error"))
     }
 
+    /// Before a regular file is mapped for writing, allocate the holes in
+    /// the mapped pages `[base, base + len)` (cut at the end of the file):
+    /// a store into a hole of a sparse file on a full filesystem would
+    /// otherwise raise SIGBUS, reported as a bus error, instead of ENOSPC
+    /// (exit 5). Filesystems that cannot preallocate (EOPNOTSUPP, e.g.
+    /// sysfs `resourceN` files) are left alone; the fault handler still
+    /// guards the access.
+    fn reserve(&self, base: u64, len: u64) -> Result<()> {
+        let Some(size) = self.size else { return Ok(()) };
+        if !self.writable || base >= size {
+            return Ok(());
+        }
+        let len = len.min(size - base);
+        match crate::sys::fallocate_range(&self.file, base, len) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                log::debug!(
+                    "regs: {} cannot preallocate; not reserving its mapped pages",
+                    self.path.display()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                let err = Error::io(
+                    format!("cannot reserve disk space for {}", self.describe(base)),
+                    e,
+                );
+                if err.kind != Kind::NoSpace {
+                    // Not a lack of space (EINVAL, EPERM on some special
+                    // files): map as before; the fault handler guards.
+                    log::debug!("regs: not reserving the mapped pages: {err}");
+                    return Ok(());
+                }
+                Err(err.hint(
+                    "the file has holes here and its filesystem is full (or the quota is used up): \
+                     writing through the mapping would fail; free some space",
+                ))
+            }
+        }
+    }
+
     /// Map the pages covering `[addr, addr+len)`.
     pub(crate) fn map(&self, addr: u64, len: usize) -> Result<RegMap> {
         let page = crate::sys::page_size() as u64;
@@ -159,6 +203,7 @@ impl Target {
         let map_len = (end - base).div_ceil(page) * page;
         let map_len = usize::try_from(map_len)
             .map_err(|_| Error::usage(format!("{len} bytes do not fit this address space")))?;
+        self.reserve(base, map_len as u64)?;
         let role = if self.phys {
             Role::PhysRegister
         } else {
@@ -190,6 +235,7 @@ impl Target {
             base,
             writable: self.writable,
             drop_writes: test_hook("drop-writes"),
+            trace: test_hook("trace"),
         })
     }
 }
@@ -201,6 +247,8 @@ pub(crate) struct RegMap {
     base: u64,
     writable: bool,
     drop_writes: bool,
+    /// The `trace` test hook: log every access on stderr.
+    trace: bool,
 }
 
 impl RegMap {
@@ -218,9 +266,18 @@ impl RegMap {
         Error::usage(format!("0x{addr:X} is outside the mapped range"))
     }
 
+    /// The `trace` test hook's line for one access (made before it, so a
+    /// faulting access is logged too).
+    fn log(&self, what: char, addr: u64, w: Width) {
+        if self.trace {
+            eprintln!("mmkit-trace: {what} 0x{addr:X} {}", w.bits());
+        }
+    }
+
     /// One volatile read of width `w` at `addr`.
     pub(crate) fn read(&self, addr: u64, w: Width) -> Result<u64> {
         let off = self.offset(addr, w)?;
+        self.log('R', addr, w);
         access::read(&self.map, off, w).ok_or_else(|| self.outside(addr))
     }
 
@@ -233,6 +290,7 @@ impl RegMap {
         if self.drop_writes {
             return Ok(());
         }
+        self.log('W', addr, w);
         access::write(&self.map, off, w, v).ok_or_else(|| self.outside(addr))
     }
 }

@@ -71,23 +71,34 @@ pub(crate) fn evict(f: &File) {
 
 /// Reserve `[0, len)` of `f` (ENOSPC up front, no SIGBUS later). Returns
 /// `Ok(false)` when the filesystem cannot preallocate (EOPNOTSUPP).
+pub(crate) fn fallocate(f: &File, len: u64) -> io::Result<bool> {
+    fallocate_range(f, 0, len)
+}
+
+/// Reserve `[off, off + len)` of `f`: allocate its holes, so that a store
+/// through a mapping of that range cannot raise SIGBUS for want of space
+/// (ENOSPC comes now, as an error). Mode 0: a range inside the file keeps
+/// its size and its data. Returns `Ok(false)` when the filesystem cannot
+/// preallocate (EOPNOTSUPP, ENOSYS).
 ///
 /// Hand-written because nix's `fallocate` takes a `libc::off_t`, which is
 /// 32 bits on 32-bit glibc targets (mipsel-gnu, armv7-gnueabihf): a 4 GiB
 /// piece would wrap. `fallocate64` (glibc) and musl's `fallocate` take a
 /// 64-bit offset on every target.
-pub(crate) fn fallocate(f: &File, len: u64) -> io::Result<bool> {
+pub(crate) fn fallocate_range(f: &File, off: u64, len: u64) -> io::Result<bool> {
     if len == 0 {
         return Ok(true);
     }
-    let len = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let efbig = || io::Error::from_raw_os_error(libc::EFBIG);
+    let off = i64::try_from(off).map_err(|_| efbig())?;
+    let len = i64::try_from(len).map_err(|_| efbig())?;
     // SAFETY: fallocate on a valid, open descriptor; the offsets are passed
     // by value as 64-bit integers; no memory is handed to the kernel.
     #[cfg(target_env = "gnu")]
-    let r = unsafe { libc::fallocate64(f.as_raw_fd(), 0, 0, len) };
+    let r = unsafe { libc::fallocate64(f.as_raw_fd(), 0, off, len) };
     // SAFETY: as above; musl's off_t is 64-bit on every target.
     #[cfg(not(target_env = "gnu"))]
-    let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len) };
+    let r = unsafe { libc::fallocate(f.as_raw_fd(), 0, off, len) };
     if r == 0 {
         return Ok(true);
     }

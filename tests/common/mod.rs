@@ -35,6 +35,58 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A 512-byte stand-in "register block" `regs.bin` in `t`: byte i holds
+/// i % 256.
+pub fn block(t: &TempDir) -> String {
+    let p = t.s("regs.bin");
+    let data: Vec<u8> = (0..512u32).map(|i| i as u8).collect();
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// The exit code (a death by signal fails the test).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {o:?}"))
+}
+
+/// Assert exit 0; the stdout.
+pub fn ok(o: &Output) -> String {
+    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Assert exit code `want` and `needle` in stderr.
+pub fn fails(o: &Output, want: i32, needle: &str) {
+    assert_eq!(
+        code(o),
+        want,
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        stderr(o).contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        stderr(o)
+    );
+}
+
+/// What a w-byte read at `off` of the [`block`] shows, in CPU byte order.
+pub fn native(off: usize, w: usize) -> u64 {
+    let mut b = [0u8; 8];
+    for (i, x) in b.iter_mut().enumerate().take(w) {
+        *x = (off + i) as u8;
+    }
+    match w {
+        1 => b[0] as u64,
+        2 => u16::from_ne_bytes([b[0], b[1]]) as u64,
+        4 => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        _ => u64::from_ne_bytes(b),
+    }
+}
+
 /// The file names in `dir`, sorted.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -107,5 +159,46 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A small tmpfs mounted on a fresh directory, unmounted on drop (root
+/// only: tests that use it are `#[ignore = "needs root"]`).
+pub struct Tmpfs(pub TempDir);
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` (mount's syntax: "64k", "3m").
+    pub fn mount(tag: &str, size: &str) -> Tmpfs {
+        let d = TempDir::new(tag);
+        let m = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(d.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            m.status.success(),
+            "cannot mount a tmpfs: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        Tmpfs(d)
+    }
+
+    /// Fill the filesystem up: write a file until ENOSPC.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).expect("create filler");
+        let chunk = [0xA5u8; 4096];
+        loop {
+            if let Err(e) = f.write_all(&chunk) {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "filling: {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
     }
 }

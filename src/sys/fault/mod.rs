@@ -83,7 +83,8 @@ const TERMINATING: &[Signal] = &[
     Signal::SIGXCPU,
     Signal::SIGIO,
     Signal::SIGPWR,
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+    // MIPS and SPARC have no SIGSTKFLT (nix does not define it there).
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64")))]
     Signal::SIGSTKFLT,
 ];
 
@@ -388,7 +389,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
             raw_write(fmt_hex(at, &mut hex));
             raw_write(b" of ");
             raw_write(label);
-            raw_write(b": no device answered (or the offset is past the end of the file)\n");
+            raw_write(b": no device answered, or the file could not back the page (past its end, or a hole on a full filesystem)\n");
             CODE_BUS_ERROR.load(Ordering::Relaxed)
         }
     };
