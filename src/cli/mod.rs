@@ -3,7 +3,7 @@
 //! `main` hands in.
 //!
 //! Each command group keeps its argument structs in its own file:
-//! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
+//! [`records`] (split, join, check, recover, copy, gen, demo), [`regs`] (devmem, md,
 //! mw) and [`bench`].
 
 mod bench;
@@ -64,6 +64,7 @@ enum Command {
     Split(records::SplitArgs),
     Join(records::JoinArgs),
     Check(records::CheckArgs),
+    Recover(records::RecoverArgs),
     Copy(records::CopyArgs),
     Gen(records::GenArgs),
     Demo(records::DemoArgs),
@@ -160,6 +161,7 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
         Command::Split(a) => records::split(a, out),
         Command::Join(a) => records::join(a, out),
         Command::Check(a) => records::check(a, out),
+        Command::Recover(a) => records::recover(a, out),
         Command::Copy(a) => records::copy(a, out),
         Command::Gen(a) => records::generate(a, out),
         Command::Demo(a) => records::demo(a, out),
