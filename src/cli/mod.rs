@@ -31,7 +31,10 @@ use std::io::Write;
     ),
     error_code(4, "an output exists (use --force to overwrite)"),
     error_code(5, "no space left on the device, or the file size limit"),
-    error_code(6, "the input shrank while mapped (bus error caught)"),
+    error_code(
+        6,
+        "the input shrank while mapped (bus error caught); recover: the file is being written"
+    ),
     error_code(7, "bus error on a register access: no device answered"),
     error_code(8, "permission refused (root, STRICT_DEVMEM, read-only)"),
     error_code(9, "read-back mismatch after a write; demo: joined file differs"),

@@ -7,7 +7,9 @@
 //! before the end of the file), plus two checks of its own: a record header
 //! of zero bytes only (what a pre-sized, unfinished output holds) and, for
 //! pcap, a captured length above the original length or the snaplen. Payload
-//! bytes are not checked. A clean file is left alone.
+//! bytes are not checked. A clean file is left alone; a file header of zero
+//! bytes only (a pre-sized output killed before its first write) leaves
+//! nothing to recover.
 
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts, read_uint};
@@ -160,8 +162,17 @@ fn being_written(path: &Path, before: &Stamp, now: &Stamp) -> Error {
     .hint("recover it when the writer has stopped")
 }
 
+/// What the walk found: the layout, the whole plausible records and bytes
+/// kept, and why the rest is dropped (the damage and its offset).
+struct Scan {
+    layout: Layout,
+    records: u64,
+    kept: u64,
+    reason: Option<(String, u64)>,
+}
+
 /// Walk the file; keep the longest prefix of whole, plausible records.
-fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<(Layout, u64, u64, Option<(String, u64)>)> {
+fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
     let (layout, header) = open_layout(src, lopts).map_err(|e| {
         if e.kind == Kind::Malformed {
             e.hint("nothing is recoverable without a good file header")
@@ -169,6 +180,15 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<(Layout, u64, u64, Option
             e
         }
     })?;
+    if !header.is_empty() && header.iter().all(|&b| b == 0) {
+        return Err(Error::malformed(format!(
+            "the {}-byte file header is zero bytes only: it was never written",
+            header.len()
+        ))
+        .with_path(src.path())
+        .at(0)
+        .hint("nothing is recoverable without a good file header"));
+    }
     let snaplen = (layout.name == "pcap" && header.len() >= 20)
         .then(|| read_uint(&header[16..], 4, layout.endian));
     let hl = layout.header_len as u64;
@@ -193,7 +213,12 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<(Layout, u64, u64, Option
             Err(e) => return Err(e),
         }
     }
-    Ok((layout, records, kept, reason))
+    Ok(Scan {
+        layout,
+        records,
+        kept,
+        reason,
+    })
 }
 
 pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
@@ -210,7 +235,12 @@ pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
     }
     let mut src = Input::open(&o.input, &o.window)?;
     let before = stamp(src.file(), &o.input)?;
-    let (layout, records, kept, reason) = scan(&mut src, &o.layout)?;
+    let Scan {
+        layout,
+        records,
+        kept,
+        reason,
+    } = scan(&mut src, &o.layout)?;
     let mut r = RecoverReport {
         path: o.input.clone(),
         layout: layout.describe(),
