@@ -347,4 +347,24 @@ fn temporary_of_a_killed_split() {
     assert!(std::fs::read(&rec).unwrap() == content[..whole as usize]);
     check_clean(&rec);
     assert!(tmp.exists(), "the temporary recovered from is kept");
+
+    // Cut inside the third record's payload instead: its header is whole and
+    // the zeros after the cut complete it, so it is kept, with a warning.
+    let mid = (b[i + 2] + (b[i + 3] - b[i + 2]) / 2) as usize;
+    let mut content = bytes[..136].to_vec();
+    content.extend_from_slice(&bytes[p0 as usize..mid]);
+    let f = std::fs::OpenOptions::new().write(true).open(&tmp).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &content, 0).unwrap();
+    drop(f);
+    let rec = out.join("mid.seed");
+    let o = run(&["recover", &ts, "-o", &rec.to_string_lossy()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = stdout(&o);
+    let whole = 136 + (b[i + 3] - p0);
+    assert_eq!(kept(&r), (3, whole), "{r}");
+    assert!(
+        r.contains("warning:") && r.contains("may have been cut"),
+        "{r}"
+    );
+    check_clean(&rec);
 }

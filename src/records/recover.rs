@@ -56,6 +56,9 @@ pub(crate) struct RecoverReport {
     pub(crate) kept: u64,
     /// Why the rest was dropped: the damage and its offset.
     pub(crate) reason: Option<(String, u64)>,
+    /// Before a zero-filled tail, the last kept record's payload ends in
+    /// this many zero bytes: it may be torn.
+    pub(crate) torn: Option<u64>,
     pub(crate) action: Action,
 }
 
@@ -84,6 +87,12 @@ impl RecoverReport {
         writeln!(s, "  dropped:  {} bytes", self.dropped())?;
         if let Some((why, at)) = &self.reason {
             writeln!(s, "  why:      {why} at byte {at} (0x{at:X})")?;
+        }
+        if let Some(z) = self.torn {
+            writeln!(
+                s,
+                "  warning:  the last kept record's payload ends in {z} zero bytes, just before the zero-filled tail: it may have been cut there (payloads are not checked)"
+            )?;
         }
         match &self.action {
             Action::Clean => Ok(()),
@@ -169,6 +178,8 @@ struct Scan {
     records: u64,
     kept: u64,
     reason: Option<(String, u64)>,
+    /// Zero bytes ending the last kept record's payload, before a zero tail.
+    torn: Option<u64>,
 }
 
 /// Walk the file; keep the longest prefix of whole, plausible records.
@@ -193,6 +204,7 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
         .then(|| read_uint(&header[16..], 4, layout.endian));
     let hl = layout.header_len as u64;
     let (mut records, mut kept, mut reason) = (0u64, hl, None);
+    let mut last = None;
     let mut w = Walker::new(&layout, hl, src.len());
     loop {
         match w.next(src) {
@@ -204,6 +216,7 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
                 }
                 records += 1;
                 kept = rec.end();
+                last = Some(rec.offset + layout.rec_header_len as u64);
             }
             Ok(None) => break,
             Err(e) if e.kind == Kind::Malformed => {
@@ -213,12 +226,45 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
             Err(e) => return Err(e),
         }
     }
+    let torn = match (&reason, last) {
+        (Some((_, at)), Some(payload)) if *at == kept => {
+            torn_by_zeros(src, &layout, payload, kept)?
+        }
+        _ => None,
+    };
     Ok(Scan {
         layout,
         records,
         kept,
         reason,
+        torn,
     })
+}
+
+/// When the dropped part starts with zeros (a pre-sized output that was
+/// never filled), the zeros may have begun inside the last kept record,
+/// whose header was whole: the number of zero bytes its payload
+/// `[payload, end)` ends with, if any.
+fn torn_by_zeros(src: &mut Input, l: &Layout, payload: u64, end: u64) -> Result<Option<u64>> {
+    let n = (src.len() - end).min(l.rec_header_len as u64);
+    let mut next = vec![0u8; n as usize];
+    src.read_exact_at(&mut next, end)?;
+    if n == 0 || next.iter().any(|&b| b != 0) {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = end;
+    while at > payload {
+        let k = (at - payload).min(buf.len() as u64);
+        let chunk = &mut buf[..k as usize];
+        src.read_exact_at(chunk, at - k)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b != 0) {
+            at = at - k + i as u64 + 1;
+            break;
+        }
+        at -= k;
+    }
+    Ok((at < end).then_some(end - at))
 }
 
 pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
@@ -240,6 +286,7 @@ pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
         records,
         kept,
         reason,
+        torn,
     } = scan(&mut src, &o.layout)?;
     let mut r = RecoverReport {
         path: o.input.clone(),
@@ -249,6 +296,7 @@ pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
         records,
         kept,
         reason,
+        torn,
         action: Action::Clean,
     };
     let now = stamp(src.file(), &o.input)?;
