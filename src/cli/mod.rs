@@ -3,7 +3,7 @@
 //! `main` hands in.
 //!
 //! Each command group keeps its argument structs in its own file:
-//! [`records`] (split, join, check, copy, gen, demo), [`regs`] (devmem, md,
+//! [`records`] (split, join, check, recover, copy, gen, demo), [`regs`] (devmem, md,
 //! mw), [`regnames`] (reg, wait, where) and [`bench`]; [`applet`] makes
 //! `devmem`, `md` and `mw` symlinks work; [`argv`] rewrites the spellings
 //! argh does not parse (`--size=100M`, `-vv`, `-q` after the command, a
@@ -37,7 +37,10 @@ use std::io::Write;
     ),
     error_code(4, "an output exists (use --force to overwrite)"),
     error_code(5, "no space left on the device, or the file size limit"),
-    error_code(6, "the input shrank while mapped (bus error caught)"),
+    error_code(
+        6,
+        "the input shrank while mapped (bus error caught); recover: the file is being written"
+    ),
     error_code(7, "bus error on a register access: no device answered"),
     error_code(8, "permission refused (root, STRICT_DEVMEM, read-only)"),
     error_code(
@@ -78,6 +81,7 @@ enum Command {
     Split(records::SplitArgs),
     Join(records::JoinArgs),
     Check(records::CheckArgs),
+    Recover(records::RecoverArgs),
     Copy(records::CopyArgs),
     Gen(records::GenArgs),
     Demo(records::DemoArgs),
@@ -213,6 +217,7 @@ pub fn run(inv: Invocation, out: &mut dyn Write, exit_code: fn(Kind) -> i32) -> 
         Command::Split(a) => records::split(a, summary),
         Command::Join(a) => records::join(a, summary),
         Command::Check(a) => records::check(a, out),
+        Command::Recover(a) => records::recover(a, out),
         Command::Copy(a) => records::copy(a, summary),
         Command::Gen(a) => records::generate(a, summary),
         Command::Demo(a) => records::demo(a, summary),

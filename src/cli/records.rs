@@ -1,5 +1,5 @@
 //! Command-line definitions for the record-file commands: split, join,
-//! check, copy, gen, demo. The work is done in the library modules.
+//! check, recover, copy, gen, demo. The work is done in the library modules.
 
 use super::Outcome;
 use crate::error::{Context, Error, Result};
@@ -8,7 +8,7 @@ use crate::records::copy::Method;
 use crate::records::input::{Access, WindowOpts};
 use crate::records::layout::{Endian, LayoutKind, LayoutOpts};
 use crate::records::output::WriteMode;
-use crate::records::{check, copy, demo, generate, join, split, stream};
+use crate::records::{check, copy, demo, generate, join, recover, split, stream};
 use argh::FromArgs;
 use std::io::Write;
 use std::path::PathBuf;
@@ -223,6 +223,35 @@ with_layout_flags! {
         /// the files to check
         #[argh(positional)]
         pub inputs: Vec<PathBuf>,
+    }
+}
+
+with_layout_flags! {
+    windowed;
+    /// keep the longest prefix of whole records of a file cut by a power loss or a kill
+    #[derive(FromArgs, Debug)]
+    #[argh(subcommand, name = "recover",
+        note = "Drops a torn last record, a zero-filled tail, and everything after the first implausible record; writes the rest atomically to -o OUT (default: NAME.recovered.EXT beside FILE; for a split's temporary .NAME.mmkit-PID-N.tmp, from NAME) or truncates FILE with --in-place. A clean file is left alone (exit 0, nothing written). Exit 3 when the file header itself is damaged, 6 when the file is being written.",
+        example = "mmkit recover /mnt/usb/capture.0007.pcap")]
+    pub struct RecoverArgs {
+        /// the damaged file
+        #[argh(positional)]
+        pub input: PathBuf,
+        /// where to write the recovered prefix
+        #[argh(option, short = 'o')]
+        pub output: Option<PathBuf>,
+        /// truncate FILE itself to the recovered prefix
+        #[argh(switch)]
+        pub in_place: bool,
+        /// overwrite an existing output
+        #[argh(switch, short = 'f')]
+        pub force: bool,
+        /// do not fsync (faster; after a power cut the output may lack data)
+        #[argh(switch)]
+        pub no_sync: bool,
+        /// print the report, change nothing
+        #[argh(switch, short = 'n')]
+        pub dry_run: bool,
     }
 }
 
@@ -484,6 +513,22 @@ pub(super) fn check(a: CheckArgs, out: &mut dyn Write) -> Result<Outcome> {
     } else {
         Outcome::Unclean
     })
+}
+
+pub(super) fn recover(a: RecoverArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let opts = recover::RecoverOpts {
+        input: a.input.clone(),
+        output: a.output.clone(),
+        in_place: a.in_place,
+        dry_run: a.dry_run,
+        force: a.force,
+        sync: !a.no_sync,
+        layout: a.layout_opts(),
+        window: a.window_opts(),
+    };
+    let r = recover::run(&opts)?;
+    r.render(out).context(OUT)?;
+    Ok(Outcome::Success)
 }
 
 pub(super) fn copy(a: CopyArgs, out: &mut dyn Write) -> Result<Outcome> {

@@ -5,7 +5,7 @@
 //! * [`input`]: a read-only input reached through mapping windows or pread
 //! * [`walk`]: the record walk over an input, naming the offset of any damage
 //! * [`output`]: outputs under a temporary name, written by the kernel or a mapping
-//! * the operations: [`split`], [`join`], [`check`], [`copy`],
+//! * the operations: [`split`], [`join`], [`check`], [`recover`], [`copy`],
 //!   [`generate`] and [`demo`]
 
 pub(crate) mod check;
@@ -17,6 +17,7 @@ pub(crate) mod join;
 pub(crate) mod layout;
 pub(crate) mod output;
 pub(crate) mod pieces;
+pub(crate) mod recover;
 pub(crate) mod split;
 pub(crate) mod stream;
 pub(crate) mod walk;

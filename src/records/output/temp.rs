@@ -135,6 +135,31 @@ pub(crate) fn remove_stale(dir: &Path) -> Vec<OsString> {
     removed
 }
 
+/// If `path` is a temporary of a process that may still be writing it
+/// (named `.NAME.mmkit-PID[-N].tmp` and not stale), that PID.
+pub(crate) fn live_writer(path: &Path) -> Option<u32> {
+    let pid = pid_of(path.file_name()?.as_bytes())?;
+    (pid != std::process::id() && !is_stale(path, pid)).then_some(pid)
+}
+
+/// The destination name a temporary stands for (`.NAME.mmkit-PID[-N].tmp`
+/// → `NAME`, cut to 200 bytes as in the temporary), if `name` is one.
+pub(crate) fn dest_of(name: &OsStr) -> Option<OsString> {
+    let b = name.as_bytes();
+    pid_of(b)?;
+    let body = b.strip_prefix(b".")?;
+    let at = body.windows(MARK.len()).rposition(|w| w == MARK)?;
+    (at > 0).then(|| OsString::from_vec(body[..at].to_vec()))
+}
+
+/// Leave the temporaries of `dir` alone for the rest of this process (a
+/// command whose input is one of them must not remove it).
+pub(crate) fn keep_temps(dir: &Path) {
+    let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+    cleaned.get_or_insert_with(HashSet::new).insert(key);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +183,11 @@ mod tests {
         ] {
             assert_eq!(pid_of(not), None, "{:?}", String::from_utf8_lossy(not));
         }
+        assert_eq!(
+            dest_of(OsStr::new(".cap.0001.pcap.mmkit-77-3.tmp")),
+            Some(OsString::from("cap.0001.pcap"))
+        );
+        assert_eq!(dest_of(OsStr::new("cap.pcap")), None);
     }
 
     #[test]
