@@ -29,6 +29,7 @@ pub mod generate;
 pub mod join;
 pub mod layout;
 pub mod output;
+pub mod pcapng;
 pub mod regs;
 pub mod size;
 pub mod split;
