@@ -278,6 +278,18 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Starts inside a section of byte order `e` (the body of a piece, after
+    /// its prefix; the walk of the previous bytes said which order).
+    pub fn in_section(mut self, e: Option<Endian>) -> Self {
+        self.section = e;
+        self
+    }
+
+    /// Byte order of the section the walk is in.
+    pub fn section(&self) -> Option<Endian> {
+        self.section
+    }
+
     /// Bytes of whole, valid blocks returned so far.
     pub fn valid_len(&self) -> usize {
         self.pos

@@ -251,6 +251,11 @@ impl Joiner {
         self.prefix.feed(block_type, bytes);
     }
 
+    /// Byte order of the current section (to walk a piece's body after its prefix).
+    pub fn endian(&self) -> Option<Endian> {
+        self.prefix.endian()
+    }
+
     /// Pieces started so far.
     pub fn pieces(&self) -> u64 {
         self.pieces
