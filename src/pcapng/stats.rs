@@ -216,7 +216,7 @@ impl Stats {
             ),
             _ => {
                 let orig = e.u32_at(b, 8)?;
-                (0, None, orig.min((b.len() - 16) as u32), orig)
+                (0, None, orig.min(b.len().saturating_sub(16) as u32), orig)
             }
         };
         let section_ifaces = self.interfaces.len() - self.section_start;
@@ -377,6 +377,24 @@ mod tests {
         assert_eq!(s.first_ts, Some(Timestamp { secs: 1, nanos: 0 }));
         assert_eq!(s.last_ts, Some(Timestamp { secs: 5, nanos: 0 }));
         assert!(s.to_string().contains("link type 105"));
+        // The same bytes at an odd address: every field read from a slice.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&f);
+        let t = Stats::of(&shifted[1..], MAX);
+        assert_eq!(
+            (t.packets, t.first_ts, t.last_ts),
+            (s.packets, s.first_ts, s.last_ts)
+        );
+        assert_eq!(t.interfaces, s.interfaces);
+        // A truncated SPB handed in directly does not panic.
+        let mut u = Stats::new();
+        u.feed(0, SHB, &shb(Endian::Little, -1, &[]));
+        u.feed(28, IDB, &idb(Endian::Little, 1, 0, &[]));
+        assert_eq!(
+            u.feed(48, SPB, &[3, 0, 0, 0, 12, 0, 0, 0, 9, 0, 0, 0])
+                .map(|p| p.cap_len),
+            Some(0)
+        );
     }
 
     #[test]
