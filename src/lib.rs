@@ -22,7 +22,7 @@ mod bench;
 pub mod cli;
 mod error;
 mod num;
-mod pcapng;
+pub mod pcapng;
 mod records;
 mod regs;
 mod sys;

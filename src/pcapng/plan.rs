@@ -89,22 +89,32 @@ impl Splitter {
     /// Feeds the next valid block (file offset, type, whole bytes). Returns
     /// the plan of the piece this block closed, if it did not fit.
     pub fn feed(&mut self, offset: u64, block_type: u32, bytes: &[u8]) -> Option<PiecePlan> {
+        self.feed_sized(offset, block_type, bytes.len() as u64, bytes)
+    }
+
+    /// [`Splitter::feed`] for a walk that does not hold whole packet blocks:
+    /// `len` is the block's total length; `bytes` is the whole block for an
+    /// SHB, IDB or DSB (the prefix keeps them) and may be just its first
+    /// bytes for any other type.
+    pub fn feed_sized(
+        &mut self,
+        offset: u64,
+        block_type: u32,
+        len: u64,
+        bytes: &[u8],
+    ) -> Option<PiecePlan> {
         let disp = disposition(block_type);
-        let out = if disp == Disposition::Drop {
-            0
-        } else {
-            bytes.len() as u64
-        };
+        let out = if disp == Disposition::Drop { 0 } else { len };
         let mut done = None;
         if out > 0 && self.cur.blocks > 0 && self.cur.len + out > self.size {
             // The new piece starts with the prefix as it stands before this block.
             let next = PiecePlan::starting_with(self.prefix.bytes());
             done = Some(std::mem::replace(&mut self.cur, next));
         }
-        let end = offset + bytes.len() as u64;
+        let end = offset + len;
         match disp {
             Disposition::Copy => self.cur.push_input(offset..end),
-            Disposition::UnknownSectionLength if bytes.len() >= SHB_FIXED => {
+            Disposition::UnknownSectionLength if len >= SHB_FIXED as u64 => {
                 let at = offset + SECTION_LENGTH_AT as u64;
                 let endian = bytes
                     .get(8..12)

@@ -142,8 +142,21 @@ impl Stats {
 
     /// Feeds a whole, valid block; returns what it says about a packet.
     pub fn feed(&mut self, offset: u64, block_type: u32, bytes: &[u8]) -> Option<PacketInfo> {
+        self.feed_sized(offset, block_type, bytes.len() as u64, bytes)
+    }
+
+    /// [`Stats::feed`] for a walk that does not hold whole packet blocks:
+    /// `len` is the block's total length; `bytes` is the whole block for an
+    /// SHB or IDB, and at least the first 28 bytes of a packet block.
+    pub fn feed_sized(
+        &mut self,
+        offset: u64,
+        block_type: u32,
+        len: u64,
+        bytes: &[u8],
+    ) -> Option<PacketInfo> {
         *self.blocks.entry(block_type).or_insert(0) += 1;
-        self.valid_bytes += bytes.len() as u64;
+        self.valid_bytes += len;
         if block_type == SHB {
             self.endian = bytes
                 .get(8..12)
@@ -160,7 +173,7 @@ impl Stats {
                 None
             }
             EPB | PB | SPB => {
-                let p = self.packet(e, offset, block_type, bytes)?;
+                let p = self.packet(e, offset, block_type, len, bytes)?;
                 self.packets += 1;
                 match p.interface {
                     Some(i) => self.interfaces[i].packets += 1,
@@ -200,7 +213,7 @@ impl Stats {
         self.interfaces.push(ifc);
     }
 
-    fn packet(&self, e: Endian, offset: u64, t: u32, b: &[u8]) -> Option<PacketInfo> {
+    fn packet(&self, e: Endian, offset: u64, t: u32, len: u64, b: &[u8]) -> Option<PacketInfo> {
         let (local, ts_at, cap, orig) = match t {
             EPB => (
                 e.u32_at(b, 8)?,
@@ -216,7 +229,12 @@ impl Stats {
             ),
             _ => {
                 let orig = e.u32_at(b, 8)?;
-                (0, None, orig.min(b.len().saturating_sub(16) as u32), orig)
+                (
+                    0,
+                    None,
+                    orig.min(len.saturating_sub(16).min(u64::from(u32::MAX)) as u32),
+                    orig,
+                )
             }
         };
         let section_ifaces = self.interfaces.len() - self.section_start;
