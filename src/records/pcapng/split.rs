@@ -63,10 +63,7 @@ pub(crate) fn walk_pieces(
     let mut splitter = Splitter::new(o.size);
     let mut cur = Packets::default();
     let mut progress = Progress::new("split", total);
-    loop {
-        let Some(b) = walk.next(src)? else {
-            break;
-        };
+    while let Some(b) = walk.next(src)? {
         let t = b.header.block_type;
         if let Some(plan) = splitter.feed_sized(b.offset, t, b.len(), walk.bytes()) {
             let done = std::mem::take(&mut cur);
