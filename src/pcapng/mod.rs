@@ -9,9 +9,8 @@
 //! the byte order of the block's section; nothing is read through a pointer,
 //! so options at odd offsets are safe on MIPS and ARMv5.
 
-// Wired into the record pipeline (walk/split/join/check/recover) in a
-// follow-up; until then the binary uses none of it (it is `pub` in lib.rs, so
-// no dead-code allowance is needed).
+// Driven by `records::pcapng` (check, split) and `records::join::pcapng`;
+// `pub` in lib.rs, so the parts `recover` will use need no dead-code allowance.
 
 pub mod block;
 pub mod plan;
