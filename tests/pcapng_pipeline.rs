@@ -368,8 +368,82 @@ fn damaged_pcapng_exits_3_with_the_offset() {
     let o = run(&["check", &s(&pcap), "--layout", "pcapng"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stdout(&o).contains("not pcapng"), "{}", stdout(&o));
+    // Record geometry flags make no sense for pcapng.
+    let o = run(&[
+        "split",
+        &s(&fixture("single")),
+        "-o",
+        &t.s("g"),
+        "--rec-header-len",
+        "16",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("geometry"), "{}", stderr(&o));
     // A pcapng file under --layout pcap points at the right layout.
     let o = run(&["check", &s(&fixture("single")), "--layout", "pcap"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stdout(&o).contains("--layout pcapng"), "{}", stdout(&o));
+}
+
+#[test]
+fn multi_window_capture_walks_splits_and_joins_through_small_windows() {
+    if !peers() {
+        return;
+    }
+    let t = TempDir::new("pcapng-windows");
+    let pcap = t.join("big.pcap");
+    let o = run(&["gen", &s(&pcap), "--layout", "pcap", "--size", "3M"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = t.join("big.pcapng");
+    ok(
+        Command::new("editcap").args(["-F", "pcapng", &s(&pcap), &s(&png)]),
+        "editcap -F pcapng",
+    );
+    let ci = ok(Command::new("capinfos").args(["-M", &s(&png)]), "capinfos");
+    let orig = std::fs::read(&png).unwrap();
+    for access in ["mmap", "read", "auto"] {
+        let o = run(&["check", &s(&png), "--window", "64K", "--access", access]);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        assert_eq!(
+            field(&stdout(&o), "packets:"),
+            field(&ci, "Number of packets:")
+        );
+        let d = t.join(&format!("d-{access}"));
+        let o = run(&[
+            "split",
+            &s(&png),
+            "-o",
+            &s(&d),
+            "--size",
+            "200K",
+            "--window",
+            "64K",
+            "--access",
+            access,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let ps = pieces(&d);
+        assert!(ps.len() >= 15, "{}", ps.len());
+        for p in &ps {
+            assert!(std::fs::metadata(p).unwrap().len() <= 200 << 10);
+        }
+        let out = t.join(&format!("j-{access}.pcapng"));
+        let mut args = vec!["join".to_string()];
+        args.extend(ps.iter().map(|p| s(p)));
+        args.extend([
+            "-o".into(),
+            s(&out),
+            "--window".into(),
+            "64K".into(),
+            "--access".into(),
+            access.into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            std::fs::read(&out).unwrap() == orig,
+            "{access}: join differs"
+        );
+    }
 }

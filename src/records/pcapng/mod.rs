@@ -38,10 +38,23 @@ pub(crate) fn wanted(src: &Input, opts: &LayoutOpts) -> Result<bool> {
     }
     let mut head = vec![0u8; src.len().min(24) as usize];
     src.read_exact_at(&mut head, 0)?;
-    if opts.layout == LayoutKind::Auto {
-        return Ok(looks_like_pcapng(&head));
+    if opts.layout == LayoutKind::Pcapng {
+        detect(&head).map_err(|e| Error::malformed(e.to_string()).with_path(src.path()).at(0))?;
+    } else if !looks_like_pcapng(&head) {
+        return Ok(false);
     }
-    detect(&head).map_err(|e| Error::malformed(e.to_string()).with_path(src.path()).at(0))?;
+    if opts.header_len.is_some()
+        || opts.rec_header_len.is_some()
+        || opts.len_offset.is_some()
+        || opts.len_width.is_some()
+        || opts.endian.is_some()
+        || opts.len_endian.is_some()
+        || opts.magic.is_some()
+    {
+        return Err(Error::usage(
+            "pcapng blocks carry their own lengths and byte order: drop the record geometry flags (only --max-record applies)",
+        ));
+    }
     Ok(true)
 }
 
