@@ -22,6 +22,7 @@ mod bench;
 pub mod cli;
 mod error;
 mod num;
+pub mod pcapng;
 mod records;
 mod regs;
 mod sys;

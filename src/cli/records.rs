@@ -60,7 +60,7 @@ macro_rules! with_layout_flags {
         $(#[$m])*
         pub struct $name {
             $($body)*
-            /// record layout: auto (pcap if the magic says so, else seed), seed, pcap or custom
+            /// record layout: auto (pcapng or pcap if the magic says so, else seed), seed, pcap, pcapng or custom
             #[argh(option, default = "LayoutKind::Auto")]
             pub layout: LayoutKind,
             /// byte order of the record header fields: le (default) or be

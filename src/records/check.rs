@@ -33,6 +33,9 @@ pub(crate) struct CheckReport {
     pub(crate) first_gaps: Vec<Gap>,
     /// The damage found (walk stopped there), if any.
     pub(crate) problem: Option<Error>,
+    /// Layout-specific lines (pcapng: blocks, interfaces, packets, times),
+    /// shown in place of the header and record lines.
+    pub(crate) details: Option<String>,
 }
 
 impl CheckReport {
@@ -52,6 +55,10 @@ impl CheckReport {
             writeln!(s, "  layout:   {}", self.layout)?;
         }
         writeln!(s, "  size:     {} bytes ({})", self.size, human(self.size))?;
+        if let Some(d) = &self.details {
+            write!(s, "{d}")?;
+            return self.render_problem(s);
+        }
         writeln!(s, "  header:   {} bytes", self.header_len)?;
         writeln!(
             s,
@@ -82,6 +89,10 @@ impl CheckReport {
                 }
             }
         }
+        self.render_problem(s)
+    }
+
+    fn render_problem(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
         if let Some(p) = &self.problem {
             let mut e = p.to_string();
             // The path is already in the first line.
@@ -108,6 +119,19 @@ pub(crate) fn check_file(
         size: src.len(),
         ..Default::default()
     };
+    match super::pcapng::wanted(&src, lopts) {
+        Ok(true) => {
+            super::pcapng::check::check(&mut src, lopts, &mut r)?;
+            return Ok(r);
+        }
+        Ok(false) => {}
+        Err(e) if e.kind == Kind::Malformed => {
+            r.layout = "pcapng".into();
+            r.problem = Some(e);
+            return Ok(r);
+        }
+        Err(e) => return Err(e),
+    }
     let (layout, _) = match open_layout(&mut src, lopts) {
         Ok(x) => x,
         Err(e) if e.kind == Kind::Malformed => {

@@ -16,6 +16,7 @@ pub(crate) mod input;
 pub(crate) mod join;
 pub(crate) mod layout;
 pub(crate) mod output;
+pub(crate) mod pcapng;
 pub(crate) mod pieces;
 pub(crate) mod recover;
 pub(crate) mod split;

@@ -8,11 +8,13 @@
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, WriteMode, kernel_copy};
+use super::pcapng;
 use super::pieces::{
     Entry, Manifest, ManifestLog, Namer, check_prefix, fingerprint, index_width, name_parts,
 };
 use super::walk::{Record, Walker, open_layout};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::pcapng::Chunk;
 use crate::ui::Progress;
 use std::path::{Path, PathBuf};
 
@@ -61,20 +63,22 @@ fn debug_pause() -> Option<std::time::Duration> {
         .map(std::time::Duration::from_millis)
 }
 
-/// A piece for the writer thread to produce.
-struct Job {
-    idx: u64,
-    path: PathBuf,
-    start: u64,
-    end: u64,
+/// A piece for the writer thread to produce: `head` (the file header, or a
+/// pcapng section prefix), then `body` (input ranges and literal bytes).
+pub(crate) struct Job {
+    pub(crate) idx: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: Vec<Chunk>,
+    /// Total length of the piece.
+    pub(crate) bytes: u64,
     /// Its manifest entry, recorded once the piece is in place.
-    entry: Entry,
+    pub(crate) entry: Entry,
 }
 
-/// Writes pieces (header + a range of the input) in its own thread, so the
+/// Writes pieces (head + ranges of the input) in its own thread, so the
 /// walk of piece k+1 overlaps the copy of piece k.
 struct Writer {
-    header: Vec<u8>,
     file: std::fs::File,
     input: PathBuf,
     copy_src: Option<Input>,
@@ -87,36 +91,56 @@ struct Writer {
 
 impl Writer {
     fn write(&mut self, j: &Job) -> Result<()> {
-        let hdr = self.header.len() as u64;
-        let bytes = hdr + (j.end - j.start);
+        let bytes = j.bytes;
         let out = OutputFile::create(&j.path, bytes, &self.out, self.copy_src.is_some())?;
         if let Some(d) = self.pause.filter(|_| j.idx > 0) {
             eprintln!("mmkit: debug pause before writing piece {}", j.idx);
             std::thread::sleep(d);
         }
+        let mut at = j.head.len() as u64;
         match self.copy_src.as_mut() {
             Some(cs) => {
                 let mut w = MappedWriter::new(&out);
-                w.write(&self.header, 0)?;
-                w.copy_from(cs, j.start, hdr, j.end - j.start)?;
+                w.write(&j.head, 0)?;
+                for c in &j.body {
+                    match c {
+                        Chunk::Input(r) => w.copy_from(cs, r.start, at, r.end - r.start)?,
+                        Chunk::Bytes(b) => w.write(b, at)?,
+                    }
+                    at += chunk_len(c);
+                }
                 w.finish()?;
             }
             None => {
-                out.write_at(&self.header, 0)?;
-                kernel_copy(
-                    &self.file,
-                    &self.input,
-                    j.start,
-                    out.file(),
-                    &j.path,
-                    hdr,
-                    j.end - j.start,
-                )?;
+                out.write_at(&j.head, 0)?;
+                for c in &j.body {
+                    match c {
+                        Chunk::Input(r) => kernel_copy(
+                            &self.file,
+                            &self.input,
+                            r.start,
+                            out.file(),
+                            &j.path,
+                            at,
+                            r.end - r.start,
+                        )?,
+                        Chunk::Bytes(b) => out.write_at(b, at)?,
+                    }
+                    at += chunk_len(c);
+                }
             }
         }
+        debug_assert_eq!(at, bytes);
         out.commit()?;
         log::debug!("wrote {} ({bytes} bytes)", j.path.display());
         self.manifest.piece(&j.entry)
+    }
+}
+
+fn chunk_len(c: &Chunk) -> u64 {
+    match c {
+        Chunk::Input(r) => r.end - r.start,
+        Chunk::Bytes(b) => b.len() as u64,
     }
 }
 
@@ -125,8 +149,13 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         check_prefix(p)?;
     }
     let mut src = Input::open(&o.input, &o.window)?;
-    let (layout, header) = open_layout(&mut src, &o.layout)?;
-    let hdr = header.len() as u64;
+    // pcapng: no fixed header; each piece begins with its section's prefix.
+    let records = if pcapng::wanted(&src, &o.layout)? {
+        None
+    } else {
+        Some(open_layout(&mut src, &o.layout)?)
+    };
+    let hdr = records.as_ref().map_or(0, |(_, h)| h.len() as u64);
     if o.size <= hdr {
         return Err(Error::usage(format!(
             "--size {} leaves no room for records after the {hdr}-byte file header",
@@ -134,7 +163,10 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         )));
     }
     let total = src.len();
-    let (prefix, ext) = name_parts(&o.input, o.prefix.as_deref());
+    let (prefix, mut ext) = name_parts(&o.input, o.prefix.as_deref());
+    if records.is_none() {
+        ext = ".pcapng".into();
+    }
     let namer = Namer {
         dir: o.out_dir.clone(),
         prefix,
@@ -159,7 +191,9 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             .to_string_lossy()
             .into_owned(),
         input_bytes: total,
-        layout: layout.describe(),
+        layout: records
+            .as_ref()
+            .map_or_else(|| "pcapng".into(), |(l, _)| l.describe()),
         complete: false,
         pieces: Vec::new(),
     };
@@ -169,7 +203,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         namer.prepare(o.force)?;
         Some(ManifestLog::create(&namer.manifest(), &head, o.sync)?)
     };
-    log::debug!("{}: layout {}", o.input.display(), layout.describe());
+    log::debug!("{}: layout {}", o.input.display(), head.layout);
 
     let dup = || {
         src.file()
@@ -188,7 +222,6 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             WriteMode::Kernel => None,
         };
         Some(Writer {
-            header: header.clone(),
             file: dup()?,
             input: o.input.clone(),
             copy_src,
@@ -222,14 +255,18 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             Some(h) => Some(h?),
             None => None,
         };
-        let walked = walk_pieces(o, &mut src, &layout, hdr, total, &namer, |job| {
+        let emit = |job| {
             if handle.is_some() {
                 // A closed channel means the writer failed: stop walking,
                 // its error is reported below.
                 return tx.send(job).is_ok();
             }
             true
-        });
+        };
+        let walked = match &records {
+            Some((layout, header)) => walk_pieces(o, &mut src, layout, header, total, &namer, emit),
+            None => pcapng::split::walk_pieces(o, &mut src, total, &namer, emit),
+        };
         drop(tx);
         let (committed, written) = match handle {
             Some(h) => h
@@ -291,11 +328,12 @@ fn walk_pieces(
     o: &SplitOpts,
     src: &mut Input,
     layout: &Layout,
-    hdr: u64,
+    header: &[u8],
     total: u64,
     namer: &Namer,
     mut emit: impl FnMut(Job) -> bool,
 ) -> Result<SplitReport> {
+    let hdr = header.len() as u64;
     let mut report = SplitReport {
         layout: layout.describe(),
         input_bytes: total,
@@ -371,8 +409,9 @@ fn walk_pieces(
         if !emit(Job {
             idx,
             path,
-            start,
-            end,
+            head: header.to_vec(),
+            body: vec![Chunk::Input(start..end)],
+            bytes,
             entry,
         }) {
             break;

@@ -5,6 +5,7 @@
 //! to the original. Pieces are opened one at a time (a capture split into
 //! thousands of pieces joins under a low `ulimit -n`).
 
+mod pcapng;
 mod set;
 
 use super::input::{Input, WindowOpts};
@@ -122,6 +123,12 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
         return Err(Error::usage("join needs at least one piece"));
     }
     check_absent(&o.output, o.force)?;
+    let first = Input::open(&paths[0], &wopts(o))?;
+    if super::pcapng::wanted(&first, &o.layout)? {
+        drop(first);
+        return pcapng::run(o, &paths);
+    }
+    drop(first);
     let mut scanned = Vec::with_capacity(paths.len());
     let mut first: Option<(Layout, Vec<u8>)> = None;
     for (i, p) in paths.iter().enumerate() {
@@ -152,7 +159,7 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     let Some((layout, header)) = first else {
         return Err(Error::usage("join needs at least one piece"));
     };
-    let pieces = set::order(scanned, &layout)?;
+    let pieces = set::order(scanned, Some(&layout))?;
     let hdr = header.len() as u64;
     let records = pieces.iter().map(|p| p.records).sum();
     let total = hdr + pieces.iter().map(|p| p.bytes - hdr).sum::<u64>();

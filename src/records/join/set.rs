@@ -12,12 +12,17 @@ use crate::records::pieces::{Manifest, manifest_for};
 use std::path::Path;
 
 /// Put `pieces` in the order they must be joined in, or refuse.
-pub(super) fn order(pieces: Vec<Scanned>, layout: &Layout) -> Result<Vec<Scanned>> {
+/// `layout` is `None` for pcapng, whose pieces are checked by the manifest,
+/// for duplicates, and then by the section prefix each piece repeats.
+pub(super) fn order(pieces: Vec<Scanned>, layout: Option<&Layout>) -> Result<Vec<Scanned>> {
     if let Some(found) = find_manifest(&pieces)? {
         return by_manifest(pieces, &found.0, &found.1);
     }
     refuse_duplicates(&pieces)?;
-    by_content(pieces, layout)
+    match layout {
+        Some(l) => by_content(pieces, l),
+        None => Ok(pieces),
+    }
 }
 
 /// The manifest beside the first piece, if it lists any of the pieces.

@@ -73,12 +73,15 @@ pub(crate) struct Magic {
 /// The layout named on the command line (`--layout`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum LayoutKind {
-    /// pcap when the file starts with a pcap magic, else seed (custom when
+    /// pcapng when the file starts with a Section Header Block and a
+    /// byte-order magic, pcap when it starts with a pcap magic, else seed (custom when
     /// `--rec-header-len` is given).
     #[default]
     Auto,
     Seed,
     Pcap,
+    /// pcapng: walked block by block by `records::pcapng`, not a record layout.
+    Pcapng,
     Custom,
 }
 
@@ -89,9 +92,10 @@ impl std::str::FromStr for LayoutKind {
             "auto" => Ok(LayoutKind::Auto),
             "seed" => Ok(LayoutKind::Seed),
             "pcap" => Ok(LayoutKind::Pcap),
+            "pcapng" => Ok(LayoutKind::Pcapng),
             "custom" => Ok(LayoutKind::Custom),
             _ => Err(format!(
-                "unknown layout '{s}': use auto, seed, pcap or custom"
+                "unknown layout '{s}': use auto, seed, pcap, pcapng or custom"
             )),
         }
     }
@@ -218,7 +222,7 @@ impl Layout {
             (_, PCAP_MAGIC_NS) => (Endian::Big, true),
             _ if le == PCAPNG_MAGIC => {
                 return Err(Error::malformed(
-                    "this is a pcapng file; mmkit splits classic pcap (convert with: editcap -F pcap IN OUT)",
+                    "this is a pcapng file: use --layout pcapng (or auto)",
                 )
                 .at(0));
             }

@@ -63,6 +63,11 @@ impl LayoutOpts {
             }
             LayoutKind::Seed => "seed",
             LayoutKind::Pcap => "pcap",
+            LayoutKind::Pcapng => {
+                return Err(Error::usage(
+                    "pcapng is walked block by block; this command does not support it",
+                ));
+            }
             LayoutKind::Custom => "custom",
         };
         let mut l = match name {
