@@ -144,8 +144,10 @@ pub(crate) struct DirInfo {
 #[allow(clippy::useless_conversion)]
 pub(crate) fn dir_info(dir: &Path) -> DirInfo {
     let fs = match nix::sys::statfs::statfs(dir) {
-        // The magic is a signed word on 32-bit targets: compare its low 32 bits.
-        Ok(s) => fs_name(i64::from(s.filesystem_type().0) & 0xFFFF_FFFF),
+        // The magic's type differs by libc and word size (i32, i64, u64 on
+        // 64-bit musl): only its low 32 bits matter.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(s) => fs_name((s.filesystem_type().0 as i64) & 0xFFFF_FFFF),
         Err(_) => "unknown".into(),
     };
     let avail = nix::sys::statvfs::statvfs(dir)
