@@ -141,6 +141,38 @@ EOF
     echo "$sr/cc"
 }
 
+# Known source problem on 64-bit musl, where statfs.f_type is `unsigned long` (u64):
+# src/bench/scratch.rs converts it with `i64::from()`, which only compiles where it is
+# signed or 32-bit (glibc, 32-bit musl). src/ belongs to another change in progress, so
+# until it is fixed there, such targets build from a copy of the crate (Cargo.toml,
+# Cargo.lock, src/) with that one expression written as a cast instead: the same value,
+# the magic is masked to its low 32 bits right after. A warning says so; once the
+# expression is gone from src/, no copy is made and the tree is built as it is.
+F_TYPE_EXPR='i64::from(s.filesystem_type().0)'
+source_dir() { # source_dir TARGET -> the directory to build in
+    local t=$1 copy
+    case $t in
+    aarch64-* | x86_64-*) ;;
+    *) echo "$REPO"; return 0 ;;
+    esac
+    if ! grep -qF "$F_TYPE_EXPR" "$REPO/src/bench/scratch.rs" 2>/dev/null; then
+        echo "$REPO"
+        return 0
+    fi
+    copy=$CROSS_DIR/src-64bit-musl
+    rm -rf "$copy"
+    mkdir -p "$copy"
+    cp -a "$REPO/Cargo.toml" "$REPO/Cargo.lock" "$REPO/src" "$copy/"
+    sed -i 's/i64::from(s\.filesystem_type()\.0)/(s.filesystem_type().0 as i64)/' "$copy/src/bench/scratch.rs"
+    if grep -qF "$F_TYPE_EXPR" "$copy/src/bench/scratch.rs"; then
+        log "could not rewrite $F_TYPE_EXPR in the copy"
+        return 1
+    fi
+    log "WARNING: $t builds from a copy of src/ with $F_TYPE_EXPR in src/bench/scratch.rs" \
+        "written as '(s.filesystem_type().0 as i64)' (u64 on 64-bit musl; see ci/musl-build.sh)"
+    echo "$copy"
+}
+
 flags="-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static"
 [ "$PANIC" = immediate-abort ] && flags="$flags -Z unstable-options -C panic=immediate-abort"
 flags="$flags $RUSTFLAGS_EXTRA"
@@ -152,8 +184,12 @@ for t in "${targets[@]}"; do
     cc=$(sysroot "$t")
     read -r _ _ _ _ qemu <<<"$(target_info "$t")"
     linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_LINKER"
+    if ! src=$(source_dir "$t"); then
+        failed=$((failed + 1))
+        continue
+    fi
     if ! (
-        cd "$REPO"
+        cd "$src"
         env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
             CARGO_TARGET_DIR="$CROSS_DIR" \
             CARGO_PROFILE_RELEASE_OPT_LEVEL="$OPT_LEVEL" \
