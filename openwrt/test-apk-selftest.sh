@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2153,SC2154 # apk, dist and OTHER are set by test-apk.sh
 # Self-test of openwrt/test-apk.sh (sourced by it): builds broken variants of one good
 # package with the real `apk mkpkg`, one defect at a time, and requires check_apk to report
 # at least one FAIL for each that the good package does not get.

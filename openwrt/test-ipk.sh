@@ -311,8 +311,8 @@ SHA256sum: %s
 	gzip -n -k "$feed/Packages"
 	printf 'src/gz mmkit file://%s\ndest root /\nlists_dir ext /var/opkg-lists\n' "$feed" >"$feed/opkg.conf"
 	opkg_root "$fr"
-	log=$(opkg_run "$fr" "$arch" -f "$feed/opkg.conf" update 2>&1 &&
-		opkg_run "$fr" "$arch" -f "$feed/opkg.conf" info "$PKG" 2>&1 || true)
+	log=$({ opkg_run "$fr" "$arch" -f "$feed/opkg.conf" update &&
+		opkg_run "$fr" "$arch" -f "$feed/opkg.conf" info "$PKG"; } 2>&1) || true
 	check "$tag opkg info (from a local feed) prints no error (a short Source: garbles it)" \
 		bash -c '! grep -q "ERROR\|Collected errors" <<<"$1" && grep -q "^Package: mmkit" <<<"$1"' _ "$log"
 	check "$tag opkg info shows Section: $SECTION and the whole Maintainer" \
