@@ -80,7 +80,7 @@ if [ "${MMKIT_NO_APT:-0}" != 1 ]; then
             added=1
         fi
     done
-    if [ "$added" = 1 ]; then apt-get update -qq; fi
+    if [ "$added" = 1 ]; then apt-get update -qq || log "warning: apt-get update failed (using the lists there are)"; fi
     ensure_apt "${pkgs[@]}"
 fi
 
@@ -178,29 +178,53 @@ flags="-C target-feature=+crt-static -C link-self-contained=no -C relocation-mod
 flags="$flags $RUSTFLAGS_EXTRA"
 std=(-Z "build-std=std,panic_abort")
 [ "$STD_FEATURES" = - ] || std+=(-Z "build-std-features=$STD_FEATURES")
+# One cargo run per source directory, all its targets at once (--target a --target b):
+# the host-side crates (proc macros, build scripts) are compiled once, and the two cores
+# stay busy with two std builds side by side.
+start=$SECONDS
 failed=0
+linkers=()
+declare -A group=()
 for t in "${targets[@]}"; do
-    start=$SECONDS
     cc=$(sysroot "$t")
-    read -r _ _ _ _ qemu <<<"$(target_info "$t")"
-    linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_LINKER"
-    if ! src=$(source_dir "$t"); then
-        failed=$((failed + 1))
-        continue
+    linkers+=("CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_LINKER=$cc")
+    if [ -z "${copy_made:-}" ] || [[ $t != aarch64-* && $t != x86_64-* ]]; then
+        if ! src=$(source_dir "$t"); then
+            failed=$((failed + 1))
+            continue
+        fi
+        [ "$src" = "$REPO" ] || copy_made=$src
+    else
+        src=$copy_made
     fi
+    group[$src]="${group[$src]:-} $t"
+done
+declare -A broken=()
+for src in "${!group[@]}"; do
+    read -r -a ts <<<"${group[$src]}"
+    targs=()
+    for t in "${ts[@]}"; do targs+=(--target "$t"); done
+    log "building ${ts[*]} in $src"
     if ! (
         cd "$src"
         env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
             CARGO_TARGET_DIR="$CROSS_DIR" \
             CARGO_PROFILE_RELEASE_OPT_LEVEL="$OPT_LEVEL" \
-            "$linker_var=$cc" \
+            "${linkers[@]}" \
             RUSTFLAGS="$flags" \
-            /usr/bin/cargo build --release --locked --bin mmkit "${std[@]}" --target "$t"
+            /usr/bin/cargo build --release --locked --bin mmkit "${std[@]}" "${targs[@]}"
     ); then
-        log "$t: build FAILED"
+        log "${ts[*]}: build FAILED"
+        for t in "${ts[@]}"; do broken[$t]=1; done
+    fi
+done
+for t in "${targets[@]}"; do
+    [[ " ${group[*]:-} " == *" $t "* ]] || continue
+    if [ -n "${broken[$t]:-}" ]; then
         failed=$((failed + 1))
         continue
     fi
+    read -r _ _ _ _ qemu <<<"$(target_info "$t")"
     mkdir -p "$DIST/$t"
     install -m 0755 "$CROSS_DIR/$t/release/mmkit" "$DIST/$t/mmkit"
     if ! file -b "$DIST/$t/mmkit" | grep -Eq 'statically linked|static-pie linked'; then
@@ -215,6 +239,7 @@ for t in "${targets[@]}"; do
         failed=$((failed + 1))
         continue
     fi
-    log "$t: $(stat -c %s "$DIST/$t/mmkit") bytes stripped, built in $((SECONDS - start)) s"
+    log "$t: $(stat -c %s "$DIST/$t/mmkit") bytes stripped"
 done
+log "$((${#targets[@]} - failed)) of ${#targets[@]} built in $((SECONDS - start)) s"
 [ "$failed" -eq 0 ]
