@@ -160,14 +160,28 @@ source_dir() { # source_dir TARGET -> the directory to build in
         return 0
     fi
     copy=$CROSS_DIR/src-64bit-musl
-    rm -rf "$copy"
-    mkdir -p "$copy"
-    cp -a "$REPO/Cargo.toml" "$REPO/Cargo.lock" "$REPO/src" "$copy/"
-    sed -i 's/i64::from(s\.filesystem_type()\.0)/(s.filesystem_type().0 as i64)/' "$copy/src/bench/scratch.rs"
-    if grep -qF "$F_TYPE_EXPR" "$copy/src/bench/scratch.rs"; then
+    local stage f
+    stage=$(mktemp -d)
+    cp -a "$REPO/Cargo.toml" "$REPO/Cargo.lock" "$REPO/src" "$stage/"
+    sed -i 's/i64::from(s\.filesystem_type()\.0)/(s.filesystem_type().0 as i64)/' "$stage/src/bench/scratch.rs"
+    if grep -qF "$F_TYPE_EXPR" "$stage/src/bench/scratch.rs"; then
         log "could not rewrite $F_TYPE_EXPR in the copy"
+        rm -rf "$stage"
         return 1
     fi
+    # Update the copy file by file, so that unchanged files keep their time stamps and a
+    # warm build stays warm.
+    mkdir -p "$copy"
+    while IFS= read -r f; do
+        if ! cmp -s "$stage/$f" "$copy/$f"; then
+            mkdir -p "$(dirname "$copy/$f")"
+            cp -p "$stage/$f" "$copy/$f"
+        fi
+    done < <(cd "$stage" && find . -type f)
+    while IFS= read -r f; do
+        [ -e "$stage/$f" ] || rm -f "$copy/$f"
+    done < <(cd "$copy" && find . -type f)
+    rm -rf "$stage"
     log "WARNING: $t builds from a copy of src/ with $F_TYPE_EXPR in src/bench/scratch.rs" \
         "written as '(s.filesystem_type().0 as i64)' (u64 on 64-bit musl; see ci/musl-build.sh)"
     echo "$copy"
