@@ -245,6 +245,8 @@ check_ipk() {
 	if [ -n "$bin" ] && [ -f "$bin" ]; then
 		check "$tag /usr/bin/mmkit is byte-identical to $bin" cmp -s "$exe" "$bin"
 	fi
+	size=$(wc -c <"$exe")
+	check "$tag /usr/bin/mmkit is within the budget of 600 KiB ($size bytes)" test "$size" -le 614400
 	local q=${QEMU[$arch]}
 	if [ "$fpu_emulator" = 1 ] && [[ "$q" == *24Kc ]]; then
 		q="${q%24Kc}24Kf"
