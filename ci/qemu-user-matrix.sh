@@ -128,7 +128,7 @@ ensure_dist() {
     fi
     if [ $musl = 1 ]; then
         log "building armv7-unknown-linux-musleabihf with ci/musl-build.sh"
-        MMKIT_DIST=$DIST bash "$REPO/ci/musl-build.sh" >&2
+        MMKIT_DIST=$DIST bash "$REPO/ci/musl-build.sh" armv7-unknown-linux-musleabihf >&2
     fi
 }
 

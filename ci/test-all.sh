@@ -54,6 +54,7 @@ stage host-tests cargo test -- --include-ignored
 if [ "$ONLY" = all ]; then
     stage cross-build bash ci/cross-build.sh
     stage mips-softfloat bash ci/mips-softfloat.sh
+    stage musl-build bash ci/musl-build.sh
     stage qemu-user bash ci/qemu-user-matrix.sh
     stage openwrt bash openwrt/ci.sh
     stage qemu-system bash ci/qemu-system.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Turns each static mmkit binary (dist/<rust-target>/mmkit, from ci/cross-build.sh) into an
+# Turns each static mmkit binary (dist/<rust-target>/mmkit: static musl, from
+# ci/mips-softfloat.sh and ci/musl-build.sh, see IPK_TARGET in ipk-lib.sh) into an
 # OpenWrt .ipk, dist/ipk/mmkit_<version>_<arch>.ipk, in the format OpenWrt's
 # scripts/ipkg-build produces, byte-for-byte reproducible.
 #
@@ -68,7 +69,7 @@ for arch in "${arches[@]}"; do
 	target=${IPK_TARGET[$arch]}
 	bin="$dist/$target/mmkit"
 	if [ ! -f "$bin" ]; then
-		echo "build-ipk: SKIP $arch: $bin not found (build it with ci/cross-build.sh)" >&2
+		echo "build-ipk: SKIP $arch: $bin not found (build it with ${IPK_BUILDER[$arch]})" >&2
 		skipped=$((skipped + 1))
 		continue
 	fi

@@ -14,16 +14,26 @@ IPK_ROOT=$(cd "$IPK_LIB_DIR/.." && pwd)
 IPK_MAKEFILE="$IPK_LIB_DIR/Makefile"
 
 # OpenWrt package architecture -> Rust target whose static binary it carries
-# (dist/<target>/mmkit, written by ci/cross-build.sh).
+# (dist/<target>/mmkit): the smallest static build that runs on that CPU, static musl
+# everywhere: ci/mips-softfloat.sh for MIPS (soft-float), ci/musl-build.sh for the rest.
 IPK_ARCHES=(mipsel_24kc mips_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 arm_arm926ej-s x86_64)
 declare -gA IPK_TARGET=(
 	[mipsel_24kc]=mipsel-unknown-linux-musl
 	[mips_24kc]=mips-unknown-linux-musl
-	[arm_cortex-a7_neon-vfpv4]=armv7-unknown-linux-gnueabihf
-	[aarch64_cortex-a53]=aarch64-unknown-linux-gnu
-	[arm_arm926ej-s]=armv5te-unknown-linux-gnueabi
-	[x86_64]=x86_64-unknown-linux-gnu
+	[arm_cortex-a7_neon-vfpv4]=armv7-unknown-linux-musleabihf
+	[aarch64_cortex-a53]=aarch64-unknown-linux-musl
+	[arm_arm926ej-s]=armv5te-unknown-linux-musleabi
+	[x86_64]=x86_64-unknown-linux-musl
 )
+# The script that builds each package's binary (named in "missing binary" messages).
+declare -gA IPK_BUILDER=(
+	[mipsel_24kc]="ci/mips-softfloat.sh mipsel" [mips_24kc]="ci/mips-softfloat.sh mips"
+	[arm_cortex-a7_neon-vfpv4]="ci/musl-build.sh armv7-unknown-linux-musleabihf"
+	[aarch64_cortex-a53]="ci/musl-build.sh aarch64-unknown-linux-musl"
+	[arm_arm926ej-s]="ci/musl-build.sh armv5te-unknown-linux-musleabi"
+	[x86_64]="ci/musl-build.sh x86_64-unknown-linux-musl"
+)
+# Budget per packaged binary: 600 KiB (test-ipk.sh and test-apk.sh check it).
 # Expected ELF header per package arch: "<class bits> <lsb|msb> <e_machine>".
 # EM_MIPS 8, EM_ARM 40, EM_AARCH64 183, EM_X86_64 62.
 declare -gA IPK_ELF=(
@@ -35,9 +45,15 @@ declare -gA IPK_ELF=(
 	[x86_64]="64 lsb 62"
 )
 
-# Feed and package directory names the README tells SDK users to use; the SDK writes
-# "Source: feeds/<feed>/<dir>" into the control file, so the prebuilt packages say the same.
-IPK_SOURCE_FIELD="feeds/mmkit/mmkit"
+# Feed name and package path the README tells SDK users to use (feed "mmkit", package in
+# utils/mmkit, like utils/ripgrep of the packages feed); the SDK writes
+# "Source: feeds/<feed>/<path>" into the control file (and "origin" of an .apk), so the
+# prebuilt packages say the same. It must not be shorter than the "SourceDateEpoch: N"
+# line minus "Source" and one more character (20 characters for a 10-digit N): opkg takes
+# every field whose name starts with "Source" for Source and overwrites the first value in
+# place, printing "ERROR: truncating field" and garbling `opkg info` when the new value is
+# longer (libopkg/pkg.c, pkg_set_raw). ipk_control refuses a Source that is too short.
+IPK_SOURCE_FIELD="feeds/mmkit/utils/mmkit"
 # Used when there is no git history to take SOURCE_DATE_EPOCH from (2026-01-01T00:00:00Z).
 IPK_FALLBACK_EPOCH=1767225600
 
@@ -156,6 +172,11 @@ ipk_control() {
 	local arch=$1 size=$2 epoch=$3 maintainer
 	echo "Package: $(mk_var PKG_NAME)"
 	echo "Version: $(ipk_version)"
+	# SourceName and SourceDateEpoch overwrite Source in opkg (see IPK_SOURCE_FIELD).
+	if [ "${#IPK_SOURCE_FIELD}" -lt $((${#epoch} + 10)) ]; then
+		echo "ipk_control: Source '$IPK_SOURCE_FIELD' is shorter than 'ateEpoch: $epoch': opkg info would garble it" >&2
+		return 1
+	fi
 	echo "Source: $IPK_SOURCE_FIELD"
 	echo "SourceName: $(mk_var PKG_NAME)"
 	echo "License: $(mk_var PKG_LICENSE)"
@@ -198,3 +219,93 @@ ipk_build() (
 	mv -f "$out.tmp" "$out"
 	echo "$out"
 )
+
+# pm_tools: finds the real package managers for the tests and for build-apk.sh. Sets
+# OPKG_BIN and APK_BIN (empty when not available) and PM_WHY (why not). Uses $OPKG / $APK
+# when set, else builds them once with the third-party sources beside the checkout:
+# ${MMKIT_THIRD_PARTY:-<repo>/../shared/third-party}/build.sh into
+# ${MMKIT_TOOLS_PREFIX:-/var/cache/mmkit-third-party} (no network needed).
+pm_tools() {
+	local tp=${MMKIT_THIRD_PARTY:-$IPK_ROOT/../shared/third-party}
+	local prefix=${MMKIT_TOOLS_PREFIX:-/var/cache/mmkit-third-party} log
+	OPKG_BIN=${OPKG:-}
+	APK_BIN=${APK:-}
+	PM_WHY=""
+	if [ -n "$OPKG_BIN" ] && [ -n "$APK_BIN" ]; then return 0; fi
+	if [ -x "$prefix/bin/opkg" ] && [ -x "$prefix/bin/apk" ]; then
+		:
+	elif [ ! -f "$tp/build.sh" ]; then
+		PM_WHY="no $tp/build.sh (the opkg and apk-tools sources are not beside this checkout; set MMKIT_THIRD_PARTY, or OPKG and APK)"
+	else
+		echo "openwrt: building opkg and apk-tools from $tp into $prefix" >&2
+		if ! log=$(bash "$tp/build.sh" "$prefix" 2>&1); then
+			PM_WHY="$tp/build.sh $prefix failed: $(tail -n 3 <<<"$log" | tr '\n' ' ')"
+		fi
+	fi
+	if [ -z "$PM_WHY" ]; then
+		OPKG_BIN=${OPKG_BIN:-$prefix/bin/opkg}
+		APK_BIN=${APK_BIN:-$prefix/bin/apk}
+	fi
+	if [ -n "$OPKG_BIN" ] && [ ! -x "$OPKG_BIN" ]; then PM_WHY="$OPKG_BIN is not executable"; OPKG_BIN=""; fi
+	if [ -n "$APK_BIN" ] && [ ! -x "$APK_BIN" ]; then PM_WHY="$APK_BIN is not executable"; APK_BIN=""; fi
+	return 0
+}
+
+# ---- .apk (OpenWrt 25.12+, apk-tools v3) ----
+
+# File name OpenWrt gives a package (include/package-pack.mk: <name>-<version>.apk, in
+# bin/packages/<arch>/<feed>/): the arch is not part of the name, so each arch gets a
+# directory, <out>/<arch>/mmkit-<version>.apk.
+apk_name() {
+	echo "$(mk_var PKG_NAME)-$(ipk_version).apk"
+}
+
+# Description as OpenWrt passes it to `apk mkpkg`: the define's lines joined by one space.
+apk_description() {
+	mk_define Package/mmkit/description | tr -s ' \t\n' '   ' | sed -e 's/^ //' -e 's/ $//'
+}
+
+# apk_info_args ARCH: the `--info KEY:VALUE` arguments, one per line, in the order
+# package-pack.mk passes them (name, version, description, arch, license, origin, url,
+# maintainer, depends). url is the Package's URL:= (none is set: empty, as OpenWrt passes
+# it); depends is empty: a static binary needs nothing, not even libc.
+apk_info_args() {
+	local arch=$1
+	printf '%s\n' --info "name:$(mk_var PKG_NAME)" --info "version:$(ipk_version)" \
+		--info "description:$(apk_description)" --info "arch:$arch" \
+		--info "license:$(mk_var PKG_LICENSE)" --info "origin:$IPK_SOURCE_FIELD" \
+		--info "url:$(mk_pkg_field URL)" --info "maintainer:$(mk_var PKG_MAINTAINER)" \
+		--info "depends:"
+}
+
+# apk_stage BINARY DIR: the package's files as OpenWrt installs them before `apk mkpkg`:
+# /usr/bin/mmkit (0755) and /lib/apk/packages/mmkit.list (0644, the package's files, one
+# "/path" a line, as package-pack.mk writes it), directories 0755.
+apk_stage() {
+	local bin=$1 d=$2 name
+	name=$(mk_var PKG_NAME)
+	mkdir -p "$d/usr/bin" "$d/lib/apk/packages"
+	cp "$bin" "$d/usr/bin/$name"
+	printf '/usr/bin/%s\n' "$name" >"$d/lib/apk/packages/$name.list"
+	chmod 0755 "$d" "$d/usr" "$d/usr/bin" "$d/lib" "$d/lib/apk" "$d/lib/apk/packages" "$d/usr/bin/$name"
+	chmod 0644 "$d/lib/apk/packages/$name.list"
+}
+
+# apk_mkpkg APK STAGE OUT [apk global options...] -- [mkpkg args...]: runs `apk mkpkg` on a
+# staged tree with SOURCE_DATE_EPOCH as every file's mtime. The uid/gid of the files are
+# looked up in an empty root, so 0 is "root" whatever the build machine's passwd says;
+# files not owned by 0 (a build as non-root without fakeroot) become "nobody".
+apk_mkpkg() {
+	local apk=$1 stage=$2 out=$3 empty
+	shift 3
+	local glob=() rest=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do glob+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	rest=("$@")
+	local rc=0
+	empty=$(mktemp -d)
+	SOURCE_DATE_EPOCH=$(ipk_epoch) "$apk" --root "$empty" --quiet ${glob[@]+"${glob[@]}"} mkpkg \
+		${rest[@]+"${rest[@]}"} --files "$stage" --output "$out" || rc=$?
+	rm -rf "$empty"
+	return "$rc"
+}

@@ -178,4 +178,43 @@ run_self_test() {
 	st_set_size
 	st_pack
 	st_expect_reject "a binary with a PT_INTERP (dynamically linked)" "$OUT"
+
+	# With the real opkg: its own checks must be able to fail too.
+	if [ -n "${opkg:-}" ]; then
+		local base
+		base=$(st_opkg_fails "$good")
+		st_fresh short-source
+		sed -i 's|^Source: .*|Source: feeds/mmkit/mmkit|' "$M/control/control"
+		st_pack
+		st_opkg_reject "Source: feeds/mmkit/mmkit (shorter than the SourceDateEpoch line)" "$OUT" "$base"
+		st_fresh arch-all
+		sed -i 's/^Architecture: .*/Architecture: all/' "$M/control/control"
+		st_pack
+		st_opkg_reject "Architecture: all (installs on every root)" "$OUT" "$base"
+		st_fresh no-binary
+		rm "$M/root/usr/bin/mmkit"
+		st_pack
+		st_set_size
+		st_pack
+		st_opkg_reject "no /usr/bin/mmkit in data.tar.gz" "$OUT" "$base"
+	else
+		skp "[self-test] opkg checks (no opkg)"
+	fi
+}
+
+# st_opkg_fails FILE: the sorted FAIL lines of opkg_check (without the demo run).
+st_opkg_fails() {
+	{ (OPKG_QUICK=1 opkg_check "$1" "$ST_ARCH") 2>&1 || true; } | { grep '^FAIL' || true; } | sort
+}
+
+# st_opkg_reject WHAT FILE BASE: opkg_check must FAIL on FILE in a way it does not on the
+# good package (whose FAIL lines are BASE).
+st_opkg_reject() {
+	local new
+	new=$(comm -13 <(echo "$3") <(st_opkg_fails "$2") | head -n 1)
+	if [ -n "$new" ]; then
+		ok "[self-test][opkg] rejects $1 ($(cut -c 7- <<<"$new" | cut -c 1-90))"
+	else
+		bad "[self-test][opkg] accepted $1"
+	fi
 }

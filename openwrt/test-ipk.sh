@@ -5,13 +5,16 @@
 # checker can fail by feeding it deliberately broken packages.
 #
 # Usage: openwrt/test-ipk.sh [--dist DIR] [--ipk DIR] [--allow-missing] [--no-self-test]
-#                            [--opkg PATH] [--assume-fpu-emulator]
+#                            [--opkg PATH | --no-opkg] [--assume-fpu-emulator]
 #   --dist DIR       where the static binaries are (default: $MMKIT_DIST, else dist/)
 #   --ipk DIR        where the packages are (default: <dist>/ipk)
 #   --allow-missing  an architecture without a package is SKIP instead of FAIL
 #   --no-self-test   skip the broken-package self-test
-#   --opkg PATH      also install each package with this opkg binary (OpenWrt's opkg-lede,
-#                    built for the host) into an offline root; default: $OPKG if set
+#   --opkg PATH      the real opkg (OpenWrt's opkg-lede, built for the host) that installs,
+#                    lists, describes and removes each package in an offline root; default:
+#                    $OPKG, else built once from ../shared/third-party (pm_tools in
+#                    ipk-lib.sh); without one those checks are SKIP with the reason
+#   --no-opkg        skip the opkg checks
 #   --assume-fpu-emulator  run the MIPS binaries on a 24Kf (with FPU) instead of a 24Kc:
 #                    only right for routers whose kernel has CONFIG_MIPS_FP_SUPPORT=y
 # Prints PASS/FAIL/SKIP lines and ends with "N passed, M failed, K skipped";
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--allow-missing) allow_missing=1; shift ;;
 	--no-self-test) self_test=0; shift ;;
 	--opkg) [ $# -ge 2 ] || usage; opkg=$2; shift 2 ;;
+	--no-opkg) opkg=none; shift ;;
 	--assume-fpu-emulator) fpu_emulator=1; shift ;;
 	*) usage ;;
 	esac
@@ -71,7 +75,7 @@ export LC_ALL=C
 # there cannot hide itself. The version is read from Cargo.toml independently.
 PKG=mmkit
 SECTION=utils
-SOURCE=feeds/mmkit/mmkit
+SOURCE=feeds/mmkit/utils/mmkit
 CARGO_VERSION=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$IPK_ROOT/Cargo.toml" | head -n 1)
 VERSION="$CARGO_VERSION-r$(sed -n 's/^PKG_RELEASE:=//p' "$IPK_MAKEFILE")"
 FIELDS="Package Version Source SourceName License LicenseFiles Section SourceDateEpoch Maintainer Architecture Installed-Size Description"
@@ -241,6 +245,8 @@ check_ipk() {
 	if [ -n "$bin" ] && [ -f "$bin" ]; then
 		check "$tag /usr/bin/mmkit is byte-identical to $bin" cmp -s "$exe" "$bin"
 	fi
+	size=$(wc -c <"$exe")
+	check "$tag /usr/bin/mmkit is within the budget of 600 KiB ($size bytes)" test "$size" -le 614400
 	local q=${QEMU[$arch]}
 	if [ "$fpu_emulator" = 1 ] && [[ "$q" == *24Kc ]]; then
 		q="${q%24Kc}24Kf"
@@ -259,23 +265,102 @@ check_ipk() {
 	rm -rf "$w"
 }
 
-# opkg_check FILE ARCH: `opkg install` into an empty offline root, as on a router.
+# opkg_root ROOT: an empty offline root as include/rootfs.mk prepares it.
+opkg_root() {
+	rm -rf "$1"
+	mkdir -p "$1/var/lock" "$1/usr/lib/opkg" "$1/tmp"
+}
+
+# opkg_run ROOT ARCH opkg-args...: the real opkg the way OpenWrt's image build runs it
+# (include/rootfs.mk: offline root, no scripts, the root's own arch list).
+opkg_run() {
+	local r=$1 arch=$2
+	shift 2
+	IPKG_NO_SCRIPT=1 IPKG_INSTROOT="$r" TMPDIR="$r/tmp" "$opkg" --offline-root "$r" \
+		--force-postinstall --add-dest root:/ --add-arch all:100 --add-arch "$arch:200" "$@"
+}
+
+# opkg_check FILE ARCH: install, list, describe, run, remove with the real opkg; a root of
+# another architecture must refuse the package. OPKG_QUICK=1 (self-test) skips the demo run.
 opkg_check() {
-	local f=$1 arch=$2 r="$TMP/opkg-root.$2" log
-	mkdir -p "$r/etc" "$r/var/lock" "$r/usr/lib/opkg" "$r/tmp"
-	printf 'dest root /\nlists_dir ext /var/opkg-lists\narch all 1\narch noarch 1\narch %s 10\n' \
-		"$arch" >"$r/etc/opkg.conf"
-	if log=$("$opkg" -o "$r" -f "$r/etc/opkg.conf" install "$f" 2>&1) &&
+	local f=$1 arch=$2 r="$TMP/opkg-root.$2" log tag="[$2][opkg]" q other got
+	opkg_root "$r"
+	if log=$(opkg_run "$r" "$arch" install "$f" 2>&1) &&
 		[ -x "$r/usr/bin/mmkit" ] && grep -q '^Status: install user installed' "$r/usr/lib/opkg/status"; then
-		ok "[$arch] opkg install puts /usr/bin/mmkit in place and marks it installed"
+		ok "$tag opkg --offline-root install puts /usr/bin/mmkit in place and marks it installed"
 	else
-		bad "[$arch] opkg install: $(tr '\n' ' ' <<<"$log")"
+		bad "$tag opkg --offline-root install: $(tr '\n' ' ' <<<"$log")"
+		rm -rf "$r"
+		return 0
+	fi
+	got=$(opkg_run "$r" "$arch" files "$PKG" 2>&1 | grep '^/' | sed "s|^$r/*|/|" | tr '\n' ' ')
+	check "$tag opkg files mmkit lists /usr/bin/mmkit (got: $got)" test "$got" = "/usr/bin/mmkit "
+	# opkg info parses the whole control file when it comes from a feed index: a local feed
+	# (Packages.gz as scripts/ipkg-make-index.sh writes it), opkg update, opkg info.
+	local feed="$TMP/feed.$arch" fr="$TMP/feed-root.$arch"
+	rm -rf "$feed"
+	mkdir -p "$feed"
+	cp "$f" "$feed/"
+	{
+		tar -xzOf "$f" ./control.tar.gz | tar -xzOf - ./control
+		printf 'Filename: %s
+Size: %s
+SHA256sum: %s
+
+' "$(basename "$f")" "$(wc -c <"$f")" \
+			"$(sha256sum <"$f" | cut -c 1-64)"
+	} >"$feed/Packages"
+	gzip -n -k "$feed/Packages"
+	printf 'src/gz mmkit file://%s\ndest root /\nlists_dir ext /var/opkg-lists\n' "$feed" >"$feed/opkg.conf"
+	opkg_root "$fr"
+	log=$({ opkg_run "$fr" "$arch" -f "$feed/opkg.conf" update &&
+		opkg_run "$fr" "$arch" -f "$feed/opkg.conf" info "$PKG"; } 2>&1) || true
+	check "$tag opkg info (from a local feed) prints no error (a short Source: garbles it)" \
+		bash -c '! grep -q "ERROR\|Collected errors" <<<"$1" && grep -q "^Package: mmkit" <<<"$1"' _ "$log"
+	check "$tag opkg info shows Section: $SECTION and the whole Maintainer" \
+		bash -c 'grep -qx "Section: $2" <<<"$1" && grep -qxF "Maintainer: $3" <<<"$1"' \
+		_ "$log" "$SECTION" "$(sed -n 's/^PKG_MAINTAINER:=//p' "$IPK_MAKEFILE")"
+	rm -rf "$feed" "$fr"
+	q=${QEMU[$arch]}
+	if [ "$fpu_emulator" = 1 ] && [[ "$q" == *24Kc ]]; then q="${q%24Kc}24Kf"; fi
+	if [ "${OPKG_QUICK:-0}" != 1 ]; then
+		mkdir -p "$r/tmp/demo"
+		# shellcheck disable=SC2086 # $q is a command with options
+		if log=$(TMPDIR="$r/tmp/demo" $q "$r/usr/bin/mmkit" demo 2>&1); then
+			ok "$tag installed mmkit demo runs on ${q:-this CPU} (exit 0)"
+		else
+			bad "$tag installed mmkit demo on ${q:-this CPU}: $(tail -n 3 <<<"$log" | tr '\n' ' ')"
+		fi
+	fi
+	if log=$(opkg_run "$r" "$arch" remove "$PKG" 2>&1) && [ ! -e "$r/usr/bin/mmkit" ] &&
+		! grep -q '^Package: mmkit' "$r/usr/lib/opkg/status"; then
+		ok "$tag opkg remove deletes /usr/bin/mmkit and its status entry"
+	else
+		bad "$tag opkg remove: $(tr '\n' ' ' <<<"$log")"
+	fi
+	# A root of another architecture must refuse it.
+	for other in "${IPK_ARCHES[@]}"; do [ "$other" = "$arch" ] || break; done
+	[ "$arch" != mipsel_24kc ] || other=mips_24kc
+	opkg_root "$r"
+	if log=$(opkg_run "$r" "$other" install "$f" 2>&1) || [ -e "$r/usr/bin/mmkit" ]; then
+		bad "$tag an $other root refuses it (it installed)"
+	else
+		ok "$tag an $other root refuses it ($(grep -o 'incompatible with the architectures' <<<"$log" | head -n 1))"
 	fi
 	rm -rf "$r"
 }
 
 # ---- the packages ----
 echo "test-ipk: packages in $ipkdir, version $VERSION"
+if [ "$opkg" = none ]; then
+	opkg=""
+	echo "test-ipk: real opkg checks off (--no-opkg)"
+elif [ -z "$opkg" ]; then
+	OPKG="" pm_tools
+	opkg=$OPKG_BIN
+	[ -n "$opkg" ] || skp "[opkg] real opkg checks: no opkg: $PM_WHY"
+fi
+if [ -n "$opkg" ]; then echo "test-ipk: opkg $opkg"; fi
 first_pkg=""
 present=0
 for arch in "${IPK_ARCHES[@]}"; do
@@ -285,7 +370,7 @@ for arch in "${IPK_ARCHES[@]}"; do
 		if [ "$allow_missing" = 1 ]; then
 			skp "[$arch] no package $f"
 		else
-			bad "[$arch] package $f exists (run openwrt/build-ipk.sh after ci/cross-build.sh)"
+			bad "[$arch] package $f exists (run openwrt/build-ipk.sh after ${IPK_BUILDER[$arch]})"
 		fi
 		continue
 	fi
@@ -322,7 +407,7 @@ if [ "$self_test" = 1 ]; then
 		. "$IPK_LIB_DIR/test-ipk-selftest.sh"
 		run_self_test "$first_pkg"
 		# Same machine and byte order, different ABI/ISA: only flags, attributes and qemu differ.
-		for pair in armv7-unknown-linux-gnueabihf:arm_arm926ej-s armv5te-unknown-linux-gnueabi:arm_cortex-a7_neon-vfpv4; do
+		for pair in armv7-unknown-linux-musleabihf:arm_arm926ej-s armv5te-unknown-linux-musleabi:arm_cortex-a7_neon-vfpv4; do
 			src_bin="$dist/${pair%%:*}/mmkit"
 			if [ -f "$src_bin" ] && [ -f "$dist/${IPK_TARGET[${pair#*:}]}/mmkit" ]; then
 				st_expect_reject "the ${pair%%:*} binary in a ${pair#*:} package" \
