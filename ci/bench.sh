@@ -3,8 +3,11 @@
 #
 # Not part of the tests. Measures, on a generated pcap and a generated
 # seed-layout file (1 GiB each; --quick: 128 MiB):
-#   split:  mmkit split (--write kernel, --write mmap) vs cp, split -b 100M,
+#   split:  mmkit split (--write kernel, --write mmap; fsync by default, and
+#           --no-sync to show what durability costs) vs cp, split -b 100M,
 #           tcpdump -r IN -w OUT -C 100 (pcap only)
+#   stream: cat IN | mmkit split - vs cat IN | tcpdump -r - -C 100 and
+#           cat IN | cat > OUT, the pipe-to-file limit (pcap only)
 #   check:  mmkit check vs cat IN >/dev/null
 #   copy:   mmkit copy --method mmap|read|kernel|auto vs cp
 #   memory: peak RSS (/usr/bin/time -v) of every command, and of mmkit split
@@ -190,7 +193,8 @@ bench_layout() {
     cat "$in" >/dev/null # warm the cache
     tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check
         mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto)
-    [[ $layout == pcap ]] && tools+=(tcpdump-C)
+    [[ $layout == pcap ]] && tools+=(tcpdump-C pipe-cat pipe-tcpdump mmkit-split-stream)
+    tools+=(mmkit-split-nosync)
     for ((run = 1; run <= RUNS; run++)); do
         echo "-- $fs / $layout: run $run of $RUNS"
         for tool in "${tools[@]}"; do
@@ -201,6 +205,10 @@ bench_layout() {
             tcpdump-C) measure "$fs" "$layout" "$size" "$tool" "$run" tcpdump -Z root -r "$in" -w "$w/o/t" -C 100 ;;
             mmkit-split-kernel) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write kernel ;;
             mmkit-split-mmap) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write mmap ;;
+            mmkit-split-nosync) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --no-sync ;;
+            pipe-cat) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | cat >"$2"' _ "$in" "$w/o/p" ;;
+            pipe-tcpdump) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | tcpdump -Z root -r - -w "$2" -C 100 2>/dev/null' _ "$in" "$w/o/t" ;;
+            mmkit-split-stream) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | "$2" -q split - -o "$3" --size 100MB' _ "$in" "$MMKIT" "$w/o" ;;
             cat) measure "$fs" "$layout" "$size" "$tool" "$run" cat "$in" ;;
             mmkit-check) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q check "$in" ;;
             mmkit-copy-*) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q copy "$in" "$w/o/copy" --method "${tool#mmkit-copy-}" ;;
@@ -272,6 +280,7 @@ END {
         k = order[i]; split(k, p, ",")
         b = ""
         if (p[3] ~ /^mmkit-(split|copy)/ || p[3] == "split-b" || p[3] == "tcpdump-C") b = "cp"
+        if (p[3] == "mmkit-split-stream" || p[3] == "pipe-tcpdump") b = "pipe-cat"
         if (p[3] == "mmkit-check") b = "cat"
         bk = p[1] "," p[2] "," b
         r = ""; cr = ""
@@ -291,6 +300,10 @@ function line(fs, lay, what, a, b, target,   r, cr, ok) {
     if (!((fs "," lay "," a) in m) || !((fs "," lay "," b) in m)) return
     r = m[fs "," lay "," a] / m[fs "," lay "," b]
     cr = (c[fs "," lay "," b] > 0) ? sprintf("%6.2f", c[fs "," lay "," a] / c[fs "," lay "," b]) : "     -"
+    if (target == 0) {
+        printf "%-6s %-5s %-40s %6.2f %s  %-8s %s\n", fs, lay, what, r, cr, "-", "(what it costs)"
+        return
+    }
     ok = (r <= target) ? "met" : "MISSED"
     printf "%-6s %-5s %-40s %6.2f %s  <= %-5.2f %s\n", fs, lay, what, r, cr, target, ok
     if (ok == "MISSED") missed++
@@ -306,6 +319,9 @@ END {
         line(fs, lay, "mmkit split --write kernel / tcpdump -C", "mmkit-split-kernel", "tcpdump-C", 0.5)
         line(fs, lay, "mmkit split --write mmap / tcpdump -C", "mmkit-split-mmap", "tcpdump-C", 0.5)
         line(fs, lay, "mmkit check / cat", "mmkit-check", "cat", 1.0)
+        line(fs, lay, "mmkit split (fsync, default) / --no-sync", "mmkit-split-kernel", "mmkit-split-nosync", 0)
+        line(fs, lay, "cat | mmkit split - / cat | cat", "mmkit-split-stream", "pipe-cat", 1.2)
+        line(fs, lay, "cat | mmkit split - / cat | tcpdump -C", "mmkit-split-stream", "pipe-tcpdump", 0.65)
         line(fs, lay, "mmkit copy --method auto / cp", "mmkit-copy-auto", "cp", 1.15)
     }
     for (k in rss) {
@@ -331,7 +347,7 @@ NR == 1 { next }
 $2 == "big" { next }
 { v[$4, $1 "-" $2] = $9; have[$1 "-" $2] = 1 }
 END {
-    nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto", tools, " ")
+    nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap mmkit-split-nosync cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto pipe-cat pipe-tcpdump mmkit-split-stream", tools, " ")
     nc0 = split("tmpfs-pcap tmpfs-seed disk-pcap disk-seed", all, " ")
     nc = 0
     for (c = 1; c <= nc0; c++) if (all[c] in have) cols[++nc] = all[c]
