@@ -174,6 +174,11 @@ fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
 /// Read the file header: enough bytes to resolve the layout, then all of it.
 fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
     fill_to(w, src, 24)?;
+    if crate::pcapng::looks_like_pcapng(w.avail()) {
+        return Err(Error::usage(
+            "this stream is pcapng: mmkit splits pcapng files, not yet pcapng streams (write the capture to a file, or capture with -F pcap)",
+        ));
+    }
     let layout = lopts.resolve(w.avail())?;
     let need = layout.header_len;
     if !fill_to(w, src, need)? {
