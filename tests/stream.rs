@@ -368,7 +368,7 @@ fn memory_stays_flat_on_a_long_stream() {
 #[test]
 fn a_pcapng_stream_is_refused_clearly() {
     let t = TempDir::new("ngstream");
-    let f = "tests/pcapng/fixtures/single.pcapng";
+    let f = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pcapng/fixtures/single.pcapng");
     let data = std::fs::read(f).expect("the pcapng fixture");
     let mut child = split_stdin(&["-o", &t.s("out")]);
     let mut stdin = child.stdin.take().unwrap();
