@@ -368,7 +368,10 @@ fn memory_stays_flat_on_a_long_stream() {
 #[test]
 fn a_pcapng_stream_is_refused_clearly() {
     let t = TempDir::new("ngstream");
-    let f = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pcapng/fixtures/single.pcapng");
+    let f = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/pcapng/fixtures/single.pcapng"
+    );
     let data = std::fs::read(f).expect("the pcapng fixture");
     let mut child = split_stdin(&["-o", &t.s("out")]);
     let mut stdin = child.stdin.take().unwrap();
@@ -376,5 +379,41 @@ fn a_pcapng_stream_is_refused_clearly() {
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not yet pcapng streams"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not yet pcapng streams"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn follow_ends_when_the_writer_closes_the_file() {
+    let t = TempDir::new("follow-close");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "500K"]);
+    let data = std::fs::read(&f).unwrap();
+    let grow = t.s("grow.dat");
+    std::fs::write(&grow, &data[..500]).unwrap();
+    let d = t.s("out");
+    let child = mmkit()
+        .args(["split", &grow, "--follow", "-o", &d, "--size", "100K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    {
+        // A recorder: one open file, written in bursts, then closed.
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&grow)
+            .unwrap();
+        for c in data[500..].chunks(70_001) {
+            std::thread::sleep(Duration::from_millis(50));
+            w.write_all(c).unwrap();
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
 }

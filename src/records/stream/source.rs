@@ -1,10 +1,13 @@
 //! Where a stream's bytes come from: standard input, a FIFO, or a file that
 //! another process is still appending to (`--follow`). Reads wait with
 //! poll(2) on the input and on a wake pipe that the signal handler writes
-//! to, so a signal, an idle deadline and new data all end a wait.
+//! to, so a signal, an idle deadline and new data all end a wait. A followed
+//! file is watched with inotify (growth, and a writer closing it), falling
+//! back to looking every 100 ms where inotify is not available.
 
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -37,6 +40,10 @@ pub(super) struct Source {
     offset: u64,
     last_data: Instant,
     wake: OwnedFd,
+    /// Watches a followed file (None: polling).
+    watch: Option<Inotify>,
+    /// A writer closed the followed file since we last read.
+    closed: bool,
 }
 
 /// How often a followed file is looked at while it does not grow.
@@ -50,6 +57,17 @@ impl Source {
         idle: Option<Duration>,
         wake: OwnedFd,
     ) -> Source {
+        let watch = follow
+            .then(|| {
+                let i = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+                let flags = AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE;
+                i.add_watch(&path, flags).ok()?;
+                Some(i)
+            })
+            .flatten();
+        if follow && watch.is_none() {
+            log::debug!("{}: no inotify; looking every 100 ms", path.display());
+        }
         Source {
             file,
             path,
@@ -58,6 +76,8 @@ impl Source {
             offset: 0,
             last_data: Instant::now(),
             wake,
+            watch,
+            closed: false,
         }
     }
 
@@ -112,7 +132,17 @@ impl Source {
             if self.idle.is_some_and(|i| self.last_data.elapsed() >= i) {
                 return Ok(Event::End);
             }
-            self.wait(deadline, Some(FOLLOW_POLL))?;
+            // Without --idle, a writer closing the file ends the stream (a
+            // recorder that keeps its file open while it records).
+            if self.idle.is_none() && std::mem::take(&mut self.closed) {
+                return Ok(Event::End);
+            }
+            let cap = if self.watch.is_some() {
+                Duration::from_secs(1)
+            } else {
+                FOLLOW_POLL
+            };
+            self.wait(deadline, Some(cap))?;
         }
     }
 
@@ -131,7 +161,11 @@ impl Source {
         let wake: BorrowedFd<'_> = self.wake.as_fd();
         let input: BorrowedFd<'_> = self.file.as_fd();
         let mut fds = if self.follow {
-            vec![PollFd::new(wake, PollFlags::POLLIN)]
+            let mut v = vec![PollFd::new(wake, PollFlags::POLLIN)];
+            if let Some(w) = &self.watch {
+                v.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+            }
+            v
         } else {
             vec![
                 PollFd::new(input, PollFlags::POLLIN),
@@ -145,6 +179,13 @@ impl Source {
             }
         }
         if self.follow {
+            if let Some(w) = &self.watch
+                && let Ok(events) = w.read_events()
+            {
+                self.closed |= events
+                    .iter()
+                    .any(|e| e.mask.contains(AddWatchFlags::IN_CLOSE_WRITE));
+            }
             return Ok(false);
         }
         let r = fds[0].revents().unwrap_or(PollFlags::empty());
