@@ -12,7 +12,8 @@
 # Checks: PKG_VERSION equals Cargo.toml's version; PKG_NAME equals the crate and binary name;
 # every variable the Makefile sets is one that OpenWrt's package.mk or the packages feed's
 # rust-package.mk reads (list below, with where it comes from); the ripgrep-style structure
-# (includes, DEPENDS:=$(RUST_ARCH_DEPENDS), RustBinPackage before BuildPackage); license
+# (includes, DEPENDS:=$(RUST_ARCH_DEPENDS), RustBinPackage before BuildPackage, our own
+# Package/mmkit/install of the binary and the register maps in /etc/mmkit); license
 # identifiers and license files; and GNU make parses it against stub OpenWrt includes.
 # Prints PASS/FAIL lines and "N passed, M failed"; exits 1 on any failure, 2 on usage errors.
 set -euo pipefail
@@ -145,8 +146,26 @@ check "RustBinPackage is called before BuildPackage, both at the end" \
 check "Package/mmkit DEPENDS starts with \$(RUST_ARCH_DEPENDS)" \
 	grep -qE '^[[:space:]]+DEPENDS:=\$\(RUST_ARCH_DEPENDS\)' "$mk"
 check "Package/mmkit/description is defined" grep -qx 'define Package/mmkit/description' "$mk"
-check "no own Package/mmkit/install (RustBinPackage provides it)" \
-	bash -c '! grep -q "^define Package/mmkit/install" "$1"' _ "$mk"
+# Own install: RustBinPackage only supplies one when none is defined before its call, so
+# ours must also install the binary; the register maps go to /etc/mmkit (see ipk-lib.sh).
+inst=$(mk_define Package/mmkit/install "$mk")
+l_inst=$(line_of 'define Package/mmkit/install')
+check "Package/mmkit/install is defined before the RustBinPackage call" \
+	test -n "$l_inst" -a -n "$l_rbp" -a "${l_inst:-0}" -lt "${l_rbp:-0}"
+inst_line() { grep -qxF -- "$(printf '\t%s' "$1")" <<<"$inst"; }
+check "Package/mmkit/install: \$(INSTALL_DIR) \$(1)/usr/bin" inst_line '$(INSTALL_DIR) $(1)/usr/bin'
+check "Package/mmkit/install: \$(INSTALL_BIN) \$(PKG_INSTALL_DIR)/bin/mmkit \$(1)/usr/bin/ (cargo install --root \$(PKG_INSTALL_DIR))" \
+	inst_line '$(INSTALL_BIN) $(PKG_INSTALL_DIR)/bin/mmkit $(1)/usr/bin/'
+check "Package/mmkit/install: \$(INSTALL_DIR) \$(1)/etc/mmkit" inst_line '$(INSTALL_DIR) $(1)/etc/mmkit'
+check "Package/mmkit/install: \$(INSTALL_DATA) \$(PKG_BUILD_DIR)/regmaps/*.regs \$(1)/etc/mmkit/" \
+	inst_line '$(INSTALL_DATA) $(PKG_BUILD_DIR)/regmaps/*.regs $(1)/etc/mmkit/'
+check "Package/mmkit/install has exactly these 4 lines (got $(grep -c . <<<"$inst"))" \
+	test "$(grep -c . <<<"$inst")" = 4
+regs_in_git=$(git -C "$root" ls-files -- 'regmaps/*.regs' 2>/dev/null | wc -l)
+check "regmaps/*.regs are committed (the SDK builds from the git commit; $regs_in_git found)" \
+	test "$regs_in_git" -ge 1
+check "no Package/mmkit/conffiles (the register maps are package data, not user config)" \
+	bash -c '! grep -q "^define Package/mmkit/conffiles" "$1"' _ "$mk"
 check "recipe-free: no line starts with spaces then a tab" bash -c '! grep -qP "^ +\t" "$1"' _ "$mk"
 
 # ---- license ----
@@ -249,6 +268,9 @@ if [ "$self_test" = 1 ]; then
 	st_case "DEPENDS without \$(RUST_ARCH_DEPENDS)" 's/DEPENDS:=$(RUST_ARCH_DEPENDS)/DEPENDS:=+libc/'
 	st_case "BuildPackage before RustBinPackage" \
 		'/call RustBinPackage/{h;d};/call BuildPackage/{p;x}'
+	st_case "an install without the register maps" '/INSTALL_DATA.*regmaps/d'
+	st_case "an install without the binary" '/INSTALL_BIN/d'
+	st_case "an install that puts the maps in /etc/config" 's|$(1)/etc/mmkit/$|$(1)/etc/config/|'
 	st_case "a missing endef (make syntax error)" '0,/^endef$/{/^endef$/d}'
 	st_case "a license Cargo.toml does not have" 's/^PKG_LICENSE:=.*/PKG_LICENSE:=GPL-2.0-only/'
 	st_case "the rust-package.mk include of the in-tree feed path" \

@@ -158,6 +158,28 @@ elf_describe() {
 	printf '%s %s %s 0x%08x %s\n' "$bits" "$order" "$machine" "$flags" "$link"
 }
 
+# The register maps shipped in every package, as /etc/mmkit/<name> (0644): data of the
+# package, not user configuration, so no conffiles (openwrt/README.md). The feed Makefile
+# installs the same files: regmaps/*.regs of the checkout.
+ipk_regmaps() {
+	local f
+	for f in "$IPK_ROOT"/regmaps/*.regs; do
+		[ -f "$f" ] && echo "$f"
+	done
+	return 0
+}
+
+# ipk_stage_regmaps DIR: DIR/etc/mmkit/<map>.regs, directories 0755, files 0644.
+ipk_stage_regmaps() {
+	local d=$1 f
+	mkdir -p "$d/etc/mmkit"
+	while IFS= read -r f; do
+		cp "$f" "$d/etc/mmkit/"
+		chmod 0644 "$d/etc/mmkit/$(basename "$f")"
+	done < <(ipk_regmaps)
+	chmod 0755 "$d/etc" "$d/etc/mmkit"
+}
+
 # Deterministic gzip'd GNU tar of the current directory's "." (ipkg-build's inner archives).
 _ipk_tar_dot() {
 	local epoch=$1 out=$2
@@ -201,6 +223,7 @@ ipk_build() (
 	trap 'rm -rf "$work"' EXIT
 	mkdir -p "$work/root/usr/bin" "$work/control" "$work/outer"
 	cp "$bin" "$work/root/usr/bin/mmkit"
+	ipk_stage_regmaps "$work/root"
 	chmod 0755 "$work/root" "$work/root/usr" "$work/root/usr/bin" "$work/root/usr/bin/mmkit" \
 		"$work/control"
 	(cd "$work/root" && _ipk_tar_dot "$epoch" "$work/outer/data.tar.gz")
@@ -279,14 +302,16 @@ apk_info_args() {
 }
 
 # apk_stage BINARY DIR: the package's files as OpenWrt installs them before `apk mkpkg`:
-# /usr/bin/mmkit (0755) and /lib/apk/packages/mmkit.list (0644, the package's files, one
-# "/path" a line, as package-pack.mk writes it), directories 0755.
+# /usr/bin/mmkit (0755), the register maps /etc/mmkit/*.regs (0644) and
+# /lib/apk/packages/mmkit.list (0644, the package's files, one "/path" a line, sorted, as
+# package-pack.mk writes it), directories 0755.
 apk_stage() {
 	local bin=$1 d=$2 name
 	name=$(mk_var PKG_NAME)
 	mkdir -p "$d/usr/bin" "$d/lib/apk/packages"
 	cp "$bin" "$d/usr/bin/$name"
-	printf '/usr/bin/%s\n' "$name" >"$d/lib/apk/packages/$name.list"
+	ipk_stage_regmaps "$d"
+	(cd "$d" && find ./etc ./usr -type f | sed 's|^\.||' | LC_ALL=C sort) >"$d/lib/apk/packages/$name.list"
 	chmod 0755 "$d" "$d/usr" "$d/usr/bin" "$d/lib" "$d/lib/apk" "$d/lib/apk/packages" "$d/usr/bin/$name"
 	chmod 0644 "$d/lib/apk/packages/$name.list"
 }

@@ -66,6 +66,14 @@ run_apk_self_test() {
 	st_apk_reject "/usr/bin/mmkit mode 0644" "$(st_apk_build mode "$arch" "$bin" "chmod 0644 usr/bin/mmkit" "")"
 	st_apk_reject "no /lib/apk/packages/mmkit.list" \
 		"$(st_apk_build nolist "$arch" "$bin" "rm lib/apk/packages/mmkit.list" "")"
+	st_apk_reject "no /etc/mmkit/qemu-mips-malta.regs (still in the .list)" \
+		"$(st_apk_build nomap "$arch" "$bin" "rm etc/mmkit/qemu-mips-malta.regs" "")"
+	st_apk_reject "a .list without the register maps" \
+		"$(st_apk_build listmaps "$arch" "$bin" "sed -i '/^.etc.mmkit/d' lib/apk/packages/mmkit.list" "")"
+	st_apk_reject "/etc/mmkit/qemu-arm-virt.regs mode 0755" \
+		"$(st_apk_build mapmode "$arch" "$bin" "chmod 0755 etc/mmkit/qemu-arm-virt.regs" "")"
+	st_apk_reject "a /etc/mmkit/qemu-arm-virt.regs that differs from regmaps/ (same size)" \
+		"$(st_apk_build mapbytes "$arch" "$bin" "sed -i '1s/^#/;/' etc/mmkit/qemu-arm-virt.regs" "")"
 	st_apk_reject "an extra file /usr/bin/extra" \
 		"$(st_apk_build extra "$arch" "$bin" "echo x >usr/bin/extra && chmod 0755 usr/bin/extra" "")"
 	if [ "$(id -u)" = 0 ]; then

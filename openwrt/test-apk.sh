@@ -83,6 +83,11 @@ ORIGIN=feeds/mmkit/utils/mmkit
 CARGO_VERSION=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$IPK_ROOT/Cargo.toml" | head -n 1)
 VERSION="$CARGO_VERSION-r$(sed -n 's/^PKG_RELEASE:=//p' "$IPK_MAKEFILE")"
 LICENSE=$(sed -n 's/^PKG_LICENSE:=//p' "$IPK_MAKEFILE")
+# The register maps every package ships as /etc/mmkit/<name> (0644), equal to regmaps/<name>,
+# and the file list package-pack.mk writes (/lib/apk/packages/mmkit.list, one path a line).
+REGMAPS="qemu-arm-virt.regs qemu-mips-malta.regs"
+LIST=$(for m in $REGMAPS; do echo "/etc/mmkit/$m"; done; echo /usr/bin/mmkit)
+LIST_SIZE=$((${#LIST} + 1))
 MAINTAINER=$(sed -n 's/^PKG_MAINTAINER:=//p' "$IPK_MAKEFILE")
 DESCRIPTION=$(awk '$0 == "define Package/mmkit/description" { on = 1; next } on && $0 == "endef" { exit }
 	on { sub(/^[ \t]+/, ""); printf "%s%s", sep, $0; sep = " " }' "$IPK_MAKEFILE")
@@ -182,13 +187,20 @@ check_apk() {
 	check "$tag no depends (static binary, not even libc)" bash -c '! grep -q "^depends:\|^  depends:" "$1"' _ "$d"
 	epoch=$(dump_paths "$d" | awk '$1 == "F" && $2 == "usr/bin/mmkit" { print $7 }')
 	size=$(dump_paths "$d" | awk '$1 == "F" && $2 == "usr/bin/mmkit" { print $6 }')
-	want="D / 0755 root root|D lib 0755 root root|D lib/apk 0755 root root|D lib/apk/packages 0755 root root|F lib/apk/packages/mmkit.list 0644 root root 15 $epoch|D usr 0755 root root|D usr/bin 0755 root root|F usr/bin/mmkit 0755 root root $size $epoch|"
+	local m msize maps_size=0
+	want="D / 0755 root root|D etc 0755 root root|D etc/mmkit 0755 root root|"
+	for m in $REGMAPS; do
+		msize=$(wc -c <"$IPK_ROOT/regmaps/$m")
+		maps_size=$((maps_size + msize))
+		want+="F etc/mmkit/$m 0644 root root $msize $epoch|"
+	done
+	want+="D lib 0755 root root|D lib/apk 0755 root root|D lib/apk/packages 0755 root root|F lib/apk/packages/mmkit.list 0644 root root $LIST_SIZE $epoch|D usr 0755 root root|D usr/bin 0755 root root|F usr/bin/mmkit 0755 root root $size $epoch|"
 	got=$(dump_paths "$d" | tr '\n' '|')
-	check "$tag files are exactly /usr/bin/mmkit (0755) and /lib/apk/packages/mmkit.list (0644), root:root, one mtime (got: $got)" \
+	check "$tag files are exactly /etc/mmkit/{${REGMAPS// /,}} (0644), /usr/bin/mmkit (0755) and /lib/apk/packages/mmkit.list (0644), root:root, one mtime (got: $got)" \
 		test "$got" = "$want"
 	check "$tag mtime is a SOURCE_DATE_EPOCH ($epoch)" test -n "$epoch" -a -z "${epoch//[0-9]/}"
 	check "$tag installed-size is the sum of the file sizes" \
-		test "$(info_field "$d" installed-size)" = "$((size + 15))"
+		test "$(info_field "$d" installed-size)" = "$((size + maps_size + LIST_SIZE))"
 
 	# Install into an empty offline root, as the image build and `apk add` on the router do.
 	r="$TMP/root.$arch"
@@ -199,10 +211,18 @@ check_apk() {
 	fi
 	ok "$tag apk add --allow-untrusted into an offline $arch root"
 	check "$tag apk info -e: mmkit installed" "$apk" --root "$r" --no-network info -e "$PKG" -q
-	check "$tag apk info -L lists usr/bin/mmkit and the .list file" \
-		bash -c '[ "$("$1" --root "$2" --no-network info -L mmkit 2>/dev/null | grep -v "contains:" | grep . | sort | tr "\n" " ")" = "lib/apk/packages/mmkit.list usr/bin/mmkit " ]' _ "$apk" "$r"
-	check "$tag /lib/apk/packages/mmkit.list says /usr/bin/mmkit" \
-		test "$(cat "$r/lib/apk/packages/mmkit.list" 2>/dev/null)" = /usr/bin/mmkit
+	want=$(for m in $REGMAPS; do printf 'etc/mmkit/%s ' "$m"; done)"lib/apk/packages/mmkit.list usr/bin/mmkit "
+	check "$tag apk info -L lists exactly ${want% }" \
+		bash -c '[ "$("$1" --root "$2" --no-network info -L mmkit 2>/dev/null | grep -v "contains:" | grep . | sort | tr "\n" " ")" = "$3" ]' _ "$apk" "$r" "$want"
+	check "$tag /lib/apk/packages/mmkit.list is exactly: $(tr '\n' ' ' <<<"$LIST")" \
+		test "$(cat "$r/lib/apk/packages/mmkit.list" 2>/dev/null)" = "$LIST"
+	local maps_ok=1
+	for m in $REGMAPS; do
+		if ! cmp -s "$r/etc/mmkit/$m" "$IPK_ROOT/regmaps/$m" ||
+			[ "$(stat -c %a:%u:%g "$r/etc/mmkit/$m" 2>/dev/null)" != 644:0:0 ]; then maps_ok=0; fi
+	done
+	check "$tag installed /etc/mmkit/{${REGMAPS// /,}} are 0644 0:0 and equal regmaps/ byte for byte" \
+		test "$maps_ok" = 1
 	local exe="$r/usr/bin/mmkit"
 	check "$tag installed /usr/bin/mmkit is executable, owner 0:0" \
 		test -x "$exe" -a "$(stat -c %u:%g "$exe" 2>/dev/null)" = 0:0
@@ -234,8 +254,9 @@ check_apk() {
 		fi
 	fi
 	if "$apk" --root "$r" --no-network --no-scripts --quiet del "$PKG" >"$d.log" 2>&1 &&
-		[ ! -e "$exe" ] && [ ! -e "$r/lib/apk/packages/mmkit.list" ]; then
-		ok "$tag apk del removes /usr/bin/mmkit and its .list"
+		[ ! -e "$exe" ] && [ ! -e "$r/lib/apk/packages/mmkit.list" ] &&
+		[ -z "$(ls -A "$r/etc/mmkit" 2>/dev/null)" ]; then
+		ok "$tag apk del removes /usr/bin/mmkit, the register maps and its .list"
 	else
 		bad "$tag apk del: $(tr '\n' ' ' <"$d.log")"
 	fi

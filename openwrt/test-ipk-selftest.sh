@@ -128,9 +128,28 @@ run_self_test() {
 	st_pack
 	st_expect_reject "/usr/bin/mmkit with mode 0644" "$OUT"
 
+	st_fresh map-mode
+	chmod 0755 "$M/root/etc/mmkit/qemu-arm-virt.regs"
+	st_pack
+	st_expect_reject "/etc/mmkit/qemu-arm-virt.regs with mode 0755" "$OUT"
+
+	st_fresh map-missing
+	rm "$M/root/etc/mmkit/qemu-mips-malta.regs"
+	st_pack
+	st_set_size
+	st_pack
+	st_expect_reject "no /etc/mmkit/qemu-mips-malta.regs" "$OUT"
+
+	st_fresh map-content
+	sed -i '$ s/$/ /' "$M/root/etc/mmkit/qemu-mips-malta.regs"
+	st_pack
+	st_set_size
+	st_pack
+	st_expect_reject "a /etc/mmkit/qemu-mips-malta.regs that differs from regmaps/" "$OUT"
+
 	st_fresh names
 	(cd "$M/root" && tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
-		--mtime="@$ST_EPOCH" -cf - usr) | gzip -n >"$M/outer/data.tar.gz"
+		--mtime="@$ST_EPOCH" -cf - etc usr) | gzip -n >"$M/outer/data.tar.gz"
 	st_set_size
 	st_tgz "$M/control" "$M/outer/control.tar.gz"
 	st_outer "$M/outer" "$OUT" ./debian-binary ./data.tar.gz ./control.tar.gz
@@ -197,6 +216,12 @@ run_self_test() {
 		st_set_size
 		st_pack
 		st_opkg_reject "no /usr/bin/mmkit in data.tar.gz" "$OUT" "$base"
+		st_fresh no-map
+		rm "$M/root/etc/mmkit/qemu-arm-virt.regs"
+		st_pack
+		st_set_size
+		st_pack
+		st_opkg_reject "no /etc/mmkit/qemu-arm-virt.regs in data.tar.gz" "$OUT" "$base"
 	else
 		skp "[self-test] opkg checks (no opkg)"
 	fi

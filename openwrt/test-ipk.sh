@@ -78,6 +78,8 @@ SECTION=utils
 SOURCE=feeds/mmkit/utils/mmkit
 CARGO_VERSION=$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$IPK_ROOT/Cargo.toml" | head -n 1)
 VERSION="$CARGO_VERSION-r$(sed -n 's/^PKG_RELEASE:=//p' "$IPK_MAKEFILE")"
+# The register maps every package ships as /etc/mmkit/<name> (0644), equal to regmaps/<name>.
+REGMAPS="qemu-arm-virt.regs qemu-mips-malta.regs"
 FIELDS="Package Version Source SourceName License LicenseFiles Section SourceDateEpoch Maintainer Architecture Installed-Size Description"
 declare -A WANT_ELF=( # bits, byte order, e_machine (EM_MIPS 8, EM_ARM 40, EM_AARCH64 183, EM_X86_64 62)
 	[mipsel_24kc]="32 lsb 8" [mips_24kc]="32 msb 8" [arm_cortex-a7_neon-vfpv4]="32 lsb 40"
@@ -186,10 +188,17 @@ check_ipk() {
 		check "$tag $inner.tar.gz is gzip -n and GNU tar" plain_gnu_tgz "$w/outer/$inner.tar.gz"
 	done
 	local want_data want_ctrl got_data got_ctrl
-	want_data="drwxr-xr-x 0/0 $epoch ./|drwxr-xr-x 0/0 $epoch ./usr/|drwxr-xr-x 0/0 $epoch ./usr/bin/|-rwxr-xr-x 0/0 $epoch ./usr/bin/mmkit|"
+	local m
+	want_data="drwxr-xr-x 0/0 $epoch ./|drwxr-xr-x 0/0 $epoch ./etc/|drwxr-xr-x 0/0 $epoch ./etc/mmkit/|"
+	for m in $REGMAPS; do want_data+="-rw-r--r-- 0/0 $epoch ./etc/mmkit/$m|"; done
+	want_data+="drwxr-xr-x 0/0 $epoch ./usr/|drwxr-xr-x 0/0 $epoch ./usr/bin/|-rwxr-xr-x 0/0 $epoch ./usr/bin/mmkit|"
 	got_data=$(tar_list "$w/outer/data.tar.gz" | awk '{print $1, $2, $4, $5}' | tr '\n' '|')
-	check "$tag data.tar.gz is exactly ./ ./usr/ ./usr/bin/ ./usr/bin/mmkit, 0755, 0:0, mtime SourceDateEpoch (got: $got_data)" \
+	check "$tag data.tar.gz is exactly ./ ./etc/ ./etc/mmkit/ (0755) ./etc/mmkit/{${REGMAPS// /,}} (0644) ./usr/ ./usr/bin/ ./usr/bin/mmkit (0755), 0:0, mtime SourceDateEpoch (got: $got_data)" \
 		test "$got_data" = "$want_data"
+	for m in $REGMAPS; do
+		check "$tag /etc/mmkit/$m is byte-identical to regmaps/$m" \
+			cmp -s "$w/root/etc/mmkit/$m" "$IPK_ROOT/regmaps/$m"
+	done
 	want_ctrl="drwxr-xr-x 0/0 $epoch ./|-rw-r--r-- 0/0 $epoch ./control|"
 	got_ctrl=$(tar_list "$w/outer/control.tar.gz" | awk '{print $1, $2, $4, $5}' | tr '\n' '|')
 	check "$tag control.tar.gz is exactly ./ ./control (0644), 0:0, mtime SourceDateEpoch (got: $got_ctrl)" \
@@ -293,8 +302,17 @@ opkg_check() {
 		rm -rf "$r"
 		return 0
 	fi
-	got=$(opkg_run "$r" "$arch" files "$PKG" 2>&1 | grep '^/' | sed "s|^$r/*|/|" | tr '\n' ' ')
-	check "$tag opkg files mmkit lists /usr/bin/mmkit (got: $got)" test "$got" = "/usr/bin/mmkit "
+	local m want="" maps_ok=1
+	for m in $REGMAPS; do
+		want+="/etc/mmkit/$m "
+		if ! cmp -s "$r/etc/mmkit/$m" "$IPK_ROOT/regmaps/$m" ||
+			[ "$(stat -c %a "$r/etc/mmkit/$m" 2>/dev/null)" != 644 ]; then maps_ok=0; fi
+	done
+	want+="/usr/bin/mmkit "
+	check "$tag installed /etc/mmkit/{${REGMAPS// /,}} are 0644 and equal regmaps/ byte for byte" \
+		test "$maps_ok" = 1
+	got=$(opkg_run "$r" "$arch" files "$PKG" 2>&1 | grep '^/' | sed "s|^$r/*|/|" | sort | tr '\n' ' ')
+	check "$tag opkg files mmkit lists exactly $want(got: $got)" test "$got" = "$want"
 	# opkg info parses the whole control file when it comes from a feed index: a local feed
 	# (Packages.gz as scripts/ipkg-make-index.sh writes it), opkg update, opkg info.
 	local feed="$TMP/feed.$arch" fr="$TMP/feed-root.$arch"
@@ -333,8 +351,9 @@ SHA256sum: %s
 		fi
 	fi
 	if log=$(opkg_run "$r" "$arch" remove "$PKG" 2>&1) && [ ! -e "$r/usr/bin/mmkit" ] &&
+		[ -z "$(ls -A "$r/etc/mmkit" 2>/dev/null)" ] &&
 		! grep -q '^Package: mmkit' "$r/usr/lib/opkg/status"; then
-		ok "$tag opkg remove deletes /usr/bin/mmkit and its status entry"
+		ok "$tag opkg remove deletes /usr/bin/mmkit, the register maps and its status entry"
 	else
 		bad "$tag opkg remove: $(tr '\n' ' ' <<<"$log")"
 	fi
