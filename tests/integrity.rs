@@ -4,22 +4,12 @@
 //! clobber a file that appears while they are written.
 
 mod common;
-use common::{TempDir, mmkit, names, run, stderr, stdout};
+use common::run_ok as ok;
+use common::{TempDir, mmkit, names, run, stderr};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "mmkit {args:?} failed: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn fails(args: &[&str], code: i32, needle: &str) -> String {
     let o = run(args);

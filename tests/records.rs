@@ -2,19 +2,9 @@
 //! the real binary.
 
 mod common;
+use common::run_ok as ok;
 use common::{TempDir, run, stderr, stdout};
 use std::path::Path;
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "mmkit {args:?} failed: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn code(args: &[&str]) -> (i32, String, String) {
     let o = run(args);

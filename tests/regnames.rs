@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TempDir, mmkit, stderr, stdout};
+use common::{TempDir, fails, mmkit, ok, stdout};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -66,30 +66,6 @@ fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("spawn mmkit")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or_else(|| panic!("killed: {o:?}"))
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(code(o), 0, "stdout: {}\nstderr: {}", stdout(o), stderr(o));
-    stdout(o)
-}
-
-fn fails(o: &Output, want: i32, needle: &str) {
-    assert_eq!(
-        code(o),
-        want,
-        "stdout: {}\nstderr: {}",
-        stdout(o),
-        stderr(o)
-    );
-    assert!(
-        stderr(o).contains(needle),
-        "stderr lacks {needle:?}: {}",
-        stderr(o)
-    );
 }
 
 impl Rig {

@@ -4,22 +4,12 @@
 //! capinfos reads the pieces.
 
 mod common;
+use common::run_ok as ok;
 use common::{TempDir, mmkit, names, run, stderr, stdout};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "mmkit {args:?} failed: {}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
 
 fn pieces(dir: &Path, ext: &str) -> Vec<String> {
     names(dir)

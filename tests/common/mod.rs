@@ -57,6 +57,18 @@ pub fn ok(o: &Output) -> String {
     stdout(o)
 }
 
+/// Run mmkit with `args`, assert it succeeds; the stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "mmkit {args:?} failed: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
 /// Assert exit code `want` and `needle` in stderr.
 pub fn fails(o: &Output, want: i32, needle: &str) {
     assert_eq!(
