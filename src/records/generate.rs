@@ -220,10 +220,16 @@ pub(crate) fn run(o: &GenOpts) -> Result<GenReport> {
         } else {
             buf.extend_from_slice(&rhbuf);
             let start = buf.len();
-            buf.resize(start + p as usize, 0);
+            let pn = usize::try_from(p).map_err(|_| {
+                Error::usage(format!(
+                    "a {p}-byte payload does not fit this {}-bit address space; use --sparse",
+                    usize::BITS
+                ))
+            })?;
+            buf.resize(start + pn, 0);
             fill.fill(&mut buf[start..]);
             if layout.name == "pcap" && p >= 42 {
-                frame_header(&mut buf[start..], p as usize, seq as u16);
+                frame_header(&mut buf[start..], pn, seq as u16);
             }
             if buf.len() >= 1 << 20 {
                 out.write_at(&buf, buf_at)?;
