@@ -160,6 +160,13 @@ fn payload_range(o: &GenOpts, l: &Layout) -> Result<(u64, u64)> {
             "payload range {lo}..{hi} is empty for this layout (its length field and --max-record allow at most {cap})"
         )));
     }
+    if lo < min_floor {
+        // Clamped down by --max-payload 0: the records would be empty,
+        // which check rejects without --allow-empty.
+        return Err(Error::usage(
+            "--max-payload 0 makes empty records, which this layout rejects (check would fail); add --allow-empty",
+        ));
+    }
     Ok((lo, hi))
 }
 
