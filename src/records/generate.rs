@@ -114,15 +114,8 @@ fn resolve(o: &GenOpts) -> Result<(Layout, Vec<u8>)> {
         lo.endian = None;
         Ok((lo.resolve(&h)?, h))
     } else {
-        let mut lo = o.layout.clone();
-        if lo.layout == LayoutKind::Auto {
-            lo.layout = if lo.rec_header_len.is_some() {
-                LayoutKind::Custom
-            } else {
-                LayoutKind::Seed
-            };
-        }
-        let l = lo.resolve(&[])?;
+        // Auto without a file: custom when --rec-header-len is given, else seed.
+        let l = o.layout.resolve(&[])?;
         let h = seed_header(l.header_len, o.seed);
         Ok((l, h))
     }
