@@ -83,3 +83,37 @@ fn rec_header_len_alone_says_what_a_custom_layout_needs() {
         "{e}"
     );
 }
+
+#[test]
+fn check_goes_on_after_an_unreadable_file_and_exits_with_the_worst_status() {
+    let d = TempDir::new("check-many");
+    let (a, b) = (d.s("a.seed"), d.s("b.seed"));
+    assert_eq!(code_of(&run(&["gen", &a, "--size", "64K"])), 0);
+    assert_eq!(
+        code_of(&run(&["gen", &b, "--size", "64K", "--seed", "2"])),
+        0
+    );
+    let missing = d.s("missing.seed");
+    // A missing file between two clean ones: both are checked, exit 1 (I/O).
+    let o = run(&["check", &a, &missing, &b]);
+    assert_eq!(code_of(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("{a}: OK")), "{out}");
+    assert!(out.contains(&format!("{b}: OK")), "{out}");
+    assert!(out.contains(&format!("{missing}: NOT CHECKED")), "{out}");
+    assert!(stderr(&o).contains("ENOENT"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of 3 files could not be checked"),
+        "{}",
+        stderr(&o)
+    );
+    // Damage alone: 3; damage and an I/O error: the I/O error wins.
+    let bytes = std::fs::read(&b).unwrap();
+    std::fs::write(&b, &bytes[..bytes.len() - 5]).unwrap();
+    let o = run(&["check", &a, &b]);
+    assert_eq!(code_of(&o), 3, "{}{}", stdout(&o), stderr(&o));
+    let o = run(&["check", &b, &missing, &a]);
+    assert_eq!(code_of(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("DAMAGED") && stdout(&o).contains(&format!("{a}: OK")));
+    assert!(stderr(&o).contains("others are damaged"), "{}", stderr(&o));
+}

@@ -217,7 +217,7 @@ with_layout_flags! {
     /// walk every record and report count, sizes, sequence gaps and damage
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "check",
-        note = "Exit status 0 when every file is clean, 3 when one is malformed (the report names the byte offset).",
+        note = "Every file is checked. Exit status 0 when every file is clean, 3 when one is malformed (the report names the byte offset); a file that cannot be read (missing, I/O error) is reported on stderr and its error's status (1 I/O, 8 permission, ...) outranks 3.",
         example = "mmkit check capture.pcap")]
     pub struct CheckArgs {
         /// the files to check
