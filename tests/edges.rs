@@ -117,3 +117,23 @@ fn check_goes_on_after_an_unreadable_file_and_exits_with_the_worst_status() {
     assert!(stdout(&o).contains("DAMAGED") && stdout(&o).contains(&format!("{a}: OK")));
     assert!(stderr(&o).contains("others are damaged"), "{}", stderr(&o));
 }
+
+#[test]
+fn fifos_are_refused_by_check_split_and_devmem_without_hanging() {
+    let d = TempDir::new("fifo-refused");
+    let fifo = d.join("fifo");
+    mkfifo(&fifo);
+    let f = d.s("fifo");
+    for args in [
+        vec!["check", f.as_str()],
+        vec!["split", f.as_str(), "-o", d.path().to_str().unwrap()],
+        vec!["devmem", "--file", f.as_str(), "0x0"],
+        vec!["md", "--file", f.as_str(), "0x0+0x10"],
+    ] {
+        let o = output_within(mmkit().args(&args), 60).unwrap_or_else(|| panic!("{args:?} hung"));
+        assert_eq!(code_of(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("FIFO"), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&["check", &f]);
+    assert!(stderr(&o).contains("mmkit split -"), "{}", stderr(&o));
+}
