@@ -151,6 +151,11 @@ fn a_fifo_without_a_writer_times_out_with_a_message() {
         stderr(&o)
     );
     assert!(!d.join("out").exists());
+    // An existing output is refused before any waiting.
+    std::fs::write(d.join("out"), b"x").unwrap();
+    let o = output_within(mmkit().args(["copy", &d.s("fifo"), &d.s("out")]), 10)
+        .expect("waited for a writer before refusing the output");
+    assert_eq!(code_of(&o), 4, "{}", stderr(&o));
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! A FIFO is opened without blocking and waited on for a writer, bounded.
 
 use super::chunk_len;
-use super::input::source::{self, SourceKind};
+use super::input::source::{self, Source, SourceKind};
 use super::input::{Input, WindowOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, kernel_copy, rw_copy};
 use crate::error::{Error, Kind, Result};
@@ -114,8 +114,7 @@ pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
             .hint("say how much to copy with --length SIZE"));
         }
         SourceKind::Fifo | SourceKind::Stream | SourceKind::Endless => {
-            src.wait_for_writer(&o.src, o.fifo_wait)?;
-            (copy_stream(o, src.file, &opts)?, "stream")
+            (copy_stream(o, src, &opts)?, "stream")
         }
     };
     Ok(CopyReport {
@@ -148,8 +147,11 @@ fn copy_sized(o: &CopyOpts, file: File, len: u64, opts: &OutOpts) -> Result<()> 
 /// Read a source with no size to its end (or exactly `o.length` bytes):
 /// /proc files, pipes, FIFOs, character devices. An input that ends before
 /// `--length` is an error, so a short read never passes as a copy.
-fn copy_stream(o: &CopyOpts, mut file: File, opts: &OutOpts) -> Result<u64> {
+fn copy_stream(o: &CopyOpts, src: Source, opts: &OutOpts) -> Result<u64> {
+    // The output first: an existing one is refused before any waiting.
     let out = OutputFile::create(&o.dst, o.length.unwrap_or(0), opts, false)?;
+    src.wait_for_writer(&o.src, o.fifo_wait)?;
+    let mut file = src.file;
     let mut buf = vec![0u8; STREAM_BUF];
     let mut off = 0u64;
     loop {
