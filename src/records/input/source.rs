@@ -112,7 +112,7 @@ impl Source {
         ))
         .with_path(path)
         .hint(
-            "save it to a file first (mmkit copy SRC FILE, or cat SRC > FILE); streaming input (cat FIFO | mmkit split -) is being added",
+            "split reads streams as they come (mmkit split FIFO, cat SRC | mmkit split -); for the others save it to a file first (mmkit copy SRC FILE)",
         ))
     }
 
