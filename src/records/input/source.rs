@@ -140,7 +140,7 @@ impl Source {
             }
             if left.is_zero() {
                 return Err(Error::new(
-                    Kind::Io,
+                    Kind::Timeout,
                     format!("no writer opened the FIFO within {} s", wait.as_secs()),
                 )
                 .with_path(path)
