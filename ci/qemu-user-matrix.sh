@@ -12,7 +12,9 @@
 #   big        32-bit large files: on mipsel and armv7, check, split a 4200M
 #              sparse generated file and join it back identical (cmp), with
 #              pread + copy_file_range, and with mmap when the emulator can
-#              map beyond 4 GiB (probe: mmkit-controls mmap-high).
+#              map beyond 4 GiB (probe: mmkit-controls mmap-high); copy it
+#              with --method read and with copy_file_range's pread/pwrite
+#              fallback (MMKIT_NO_COPY_RANGE=1), cmp identical.
 #   tests      the crate's test suite (unit + integration) built for mips,
 #              mipsel, armv5te and armv7 and run under qemu-user, with the
 #              integration tests spawning the binary under QEMU as well.
@@ -32,6 +34,9 @@
 #   MMKIT_TEST_TARGETS   targets of the tests part (default: mips mipsel
 #                        armv5te armv7)
 #   MMKIT_BIG_SIZE       size of the big file (default 4200M)
+#   MMKIT_BIG_ONLY=copy  big part: only the copy checks (copy --method read and
+#                        the pread/pwrite fallback of copy_file_range)
+#   MMKIT_BIG_COPY_TIMEOUT  seconds allowed per big copy (default 900)
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -141,6 +146,9 @@ run_t() {
     local t=$1 prog=$2 r
     shift 2
     r=$(runner "$t")
+    # RUN_TIMEOUT=SECS: kill a run that takes longer (exit 124), e.g. a
+    # copy that would loop forever.
+    [ -n "${RUN_TIMEOUT:-}" ] && r="timeout $RUN_TIMEOUT $r"
     set +e
     # shellcheck disable=SC2086 # the runner is a word list on purpose
     OUT=$($r "$DIST/$t/$prog" "$@" 2>&1)
@@ -371,6 +379,44 @@ big_run() {
     rm -rf "${d:?}"/*
 }
 
+# big_copy NAME TARGET DIR: copy a sparse > 4 GiB file with `copy --method
+# read` and with the kernel method's pread/pwrite fallback (forced with
+# MMKIT_NO_COPY_RANGE=1), cmp each copy. On 32-bit CPUs a length whose low
+# 32 bits are 0 once made these loops spin forever: each run has a timeout.
+big_copy() {
+    local name=$1 t=$2 d=$3 how t0 ok why bytes
+    rm -rf "${d:?}"/*
+    run_t "$t" mmkit -q gen "$d/big.seed" --sparse --size "$BIG_SIZE" --seed 6
+    if [ "$RC" != 0 ]; then
+        fail "$name" "gen: exit $RC $OUT"
+        return 0
+    fi
+    bytes=$(stat -c %s "$d/big.seed")
+    for how in read fallback; do
+        t0=$SECONDS ok=1 why=''
+        rm -f "$d/copy.seed"
+        if [ $how = read ]; then
+            RUN_TIMEOUT=${MMKIT_BIG_COPY_TIMEOUT:-900} run_t "$t" mmkit -q copy --method read "$d/big.seed" "$d/copy.seed"
+        else
+            MMKIT_NO_COPY_RANGE=1 RUN_TIMEOUT=${MMKIT_BIG_COPY_TIMEOUT:-900} \
+                run_t "$t" mmkit -q copy --method kernel "$d/big.seed" "$d/copy.seed"
+        fi
+        [ "$RC" = 0 ] || { ok=0; why="exit $RC $OUT"; }
+        [ "$RC" = 124 ] && why="timed out (an endless copy loop?)"
+        if [ $ok = 1 ] && ! cmp -s "$d/big.seed" "$d/copy.seed"; then
+            ok=0
+            why="copy differs: $(cmp "$d/big.seed" "$d/copy.seed" 2>&1 | head -1)"
+        fi
+        if [ $ok = 1 ]; then
+            pass "$name-$how" "copy of a $bytes-byte sparse file via $how (pread/pwrite), cmp identical ($((SECONDS - t0)) s)"
+        else
+            fail "$name-$how" "copy via $how: $why ($((SECONDS - t0)) s)"
+        fi
+        rm -f "$d/copy.seed"
+    done
+    rm -rf "${d:?}"/*
+}
+
 part_big() {
     local big_targets=(mipsel-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
     ensure_dist "${big_targets[@]}"
@@ -389,7 +435,10 @@ part_big() {
     for t in "${big_targets[@]}"; do
         s=$(short "$t")
         # pread/pwrite/copy_file_range paths with 64-bit offsets
-        big_run "$s big-read" "$t" "$d" read kernel
+        [ "${MMKIT_BIG_ONLY:-}" = copy ] || big_run "$s big-read" "$t" "$d" read kernel
+        # copy --method read and the copy_file_range fallback beyond 4 GiB
+        big_copy "$s big-copy" "$t" "$d"
+        [ "${MMKIT_BIG_ONLY:-}" = copy ] && continue
         # mmap paths beyond 4 GiB: only meaningful when the emulator passes
         # 64-bit mmap offsets through (qemu-user 7.2 truncates them to 32
         # bits for 32-bit guests; the qemu-system boots cover a real kernel)

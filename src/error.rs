@@ -105,6 +105,11 @@ impl Error {
             _ => Kind::Io,
         };
         let mut err = Error::new(kind, msg);
+        if n == Errno::ENAMETOOLONG {
+            err.hint = Some(
+                "a file name may have at most 255 bytes (and a path 4095); outputs are first written under a longer temporary name beside them, so keep output names shorter".into(),
+            );
+        }
         err.errno = Some(n);
         err.io_kind = Some(io::Error::from_raw_os_error(n as i32).kind());
         err
@@ -238,6 +243,10 @@ mod tests {
         assert!(s.contains("hint: free some space"), "{s}");
         let long = Error::errno("x", Errno::ENAMETOOLONG).to_string();
         assert!(long.contains("ENAMETOOLONG (File name too long)"), "{long}");
+        assert!(
+            long.contains("hint: a file name may have at most 255 bytes"),
+            "{long}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TempDir, block, fails, native, ok, run, stderr, stdout};
+use common::{TempDir, block, code, fails, native, ok, run, stderr, stdout};
 
 fn bytes_at(p: &str, off: usize, n: usize) -> Vec<u8> {
     std::fs::read(p).unwrap()[off..off + n].to_vec()
@@ -454,6 +454,17 @@ fn md_on_a_device_node() {
         ok(&run(&["devmem", "--file", "/dev/zero", "0x1000", "64"])),
         "0x0000000000000000\n"
     );
+}
+
+#[test]
+fn md_near_the_top_of_the_address_space_does_not_wrap() {
+    // The 64 KiB display chunk once wrapped past 2^64 (a panic in debug
+    // builds, a bogus error in release ones).
+    let o = run(&["md", "--file", "/dev/zero", "0xFFFFFFFFFFFFFE00+0x100"]);
+    let c = code(&o);
+    assert!(c == 1 || c == 2, "exit {c}: {}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0xFFFFFFFFFFFFF000"), "{}", stderr(&o));
 }
 
 #[test]

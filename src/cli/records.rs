@@ -217,7 +217,7 @@ with_layout_flags! {
     /// walk every record and report count, sizes, sequence gaps and damage
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "check",
-        note = "Exit status 0 when every file is clean, 3 when one is malformed (the report names the byte offset).",
+        note = "Every file is checked. Exit status 0 when every file is clean, 3 when one is malformed (the report names the byte offset); a file that cannot be read (missing, I/O error) is reported on stderr and its error's status (1 I/O, 8 permission, ...) outranks 3.",
         example = "mmkit check capture.pcap")]
     pub struct CheckArgs {
         /// the files to check
@@ -260,7 +260,8 @@ with_layout_flags! {
 #[argh(
     subcommand,
     name = "copy",
-    note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to pread/pwrite; read is plain pread/pwrite; auto = kernel."
+    note = "mmap sizes the destination with fallocate/ftruncate before mapping it; kernel uses copy_file_range, falling back to pread/pwrite; read is plain pread/pwrite; auto = kernel. Block devices and MTD partitions are copied whole; /proc files, pipes and FIFOs are read to their end; character devices with no size (/dev/zero) need --length.",
+    example = "mmkit copy /dev/mtdblock3 /tmp/mtd3.bin"
 )]
 pub(super) struct CopyArgs {
     /// the source file
@@ -284,6 +285,12 @@ pub(super) struct CopyArgs {
     /// mapping window size (default 64M on 64-bit, 16M on 32-bit)
     #[argh(option, from_str_fn(size_arg))]
     pub window: Option<u64>,
+    /// copy exactly SIZE bytes from the start (needed for /dev/zero-like devices)
+    #[argh(option, from_str_fn(size_arg))]
+    pub length: Option<u64>,
+    /// seconds to wait for a writer when the source is a FIFO (default 30)
+    #[argh(option, default = "30", from_str_fn(num_arg))]
+    pub fifo_wait: u64,
 }
 
 with_layout_flags! {
@@ -543,6 +550,8 @@ pub(super) fn copy(a: CopyArgs, out: &mut dyn Write) -> Result<Outcome> {
             lock: false,
             access: Access::Mmap,
         },
+        length: a.length,
+        fifo_wait: std::time::Duration::from_secs(a.fifo_wait),
     };
     let r = copy::run(&opts)?;
     let secs = r.elapsed.as_secs_f64();

@@ -190,6 +190,12 @@ pub(crate) fn check_file(
 
 /// `mmkit check FILE…`: render a report per file into `out`; returns
 /// whether every file is clean.
+///
+/// Every file is checked even when one cannot be read: its error is logged
+/// (stderr), a `NOT CHECKED` line goes into the report, and at the end an
+/// error of the first such file's kind is returned (I/O and system errors
+/// outrank damage: exit 1, 8, … rather than 3). A usage error (bad flags,
+/// an input that cannot be checked) stops at once.
 pub(crate) fn run_many(
     inputs: &[PathBuf],
     lopts: &LayoutOpts,
@@ -199,12 +205,32 @@ pub(crate) fn run_many(
     if inputs.is_empty() {
         return Err(Error::usage("check needs at least one file"));
     }
+    let report_err = |e| Error::io("cannot write the report", e);
     let mut clean = true;
+    let mut failed: Option<(Kind, usize)> = None;
     for p in inputs {
-        let r = check_file(p, lopts, wopts)?;
-        r.render(out)
-            .map_err(|e| Error::io("cannot write the report", e))?;
-        clean &= r.clean();
+        match check_file(p, lopts, wopts) {
+            Ok(r) => {
+                r.render(out).map_err(report_err)?;
+                clean &= r.clean();
+            }
+            Err(e) if e.kind == Kind::Usage => return Err(e),
+            Err(e) => {
+                log::error!("{e}");
+                writeln!(out, "{}: NOT CHECKED (error above)", p.display()).map_err(report_err)?;
+                failed.get_or_insert((e.kind, 0)).1 += 1;
+            }
+        }
+    }
+    if let Some((kind, n)) = failed {
+        return Err(Error::new(
+            kind,
+            format!(
+                "{n} of {} files could not be checked{}",
+                inputs.len(),
+                if clean { "" } else { "; others are damaged" }
+            ),
+        ));
     }
     Ok(clean)
 }

@@ -3,10 +3,20 @@
 //! Every method writes a temporary file sized to the source's length first
 //! (fallocate where possible, so a full disk is ENOSPC now, not SIGBUS
 //! later), then renames it into place.
+//!
+//! Sources that are not regular files: block devices and MTD flash
+//! partitions are copied whole (their size comes from seeking to their
+//! end); what has no size (/proc and sysfs files, pipes, FIFOs) is read to
+//! its end; character devices with no size (/dev/zero) need `--length`.
+//! A FIFO is opened without blocking and waited on for a writer, bounded.
 
+use super::chunk_len;
+use super::input::source::{self, Source, SourceKind};
 use super::input::{Input, WindowOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, kernel_copy, rw_copy};
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
+use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -53,6 +63,10 @@ pub(crate) struct CopyOpts {
     pub(crate) force: bool,
     pub(crate) sync: bool,
     pub(crate) window: WindowOpts,
+    /// Copy exactly this many bytes from the start (`--length`).
+    pub(crate) length: Option<u64>,
+    /// How long to wait for a writer when the source is a FIFO.
+    pub(crate) fifo_wait: Duration,
 }
 
 #[derive(Debug)]
@@ -64,36 +78,113 @@ pub(crate) struct CopyReport {
 
 pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
     let t0 = Instant::now();
-    let mut src = Input::open(&o.src, &o.window.mapped())?;
-    let len = src.len();
+    let src = source::open(&o.src)?;
     let mode = src
-        .file()
+        .file
         .metadata()
+        .ok()
+        .filter(|m| m.is_file())
         .map(|m| OutOpts::mode_of(&m))
-        .unwrap_or(0o600);
+        .unwrap_or(0o644);
     let opts = OutOpts {
         force: o.force,
         sync: o.sync,
         mode,
     };
-    let out = OutputFile::create(&o.dst, len, &opts, o.method == Method::Mmap)?;
+    let (bytes, method) = match src.kind {
+        SourceKind::File(n) | SourceKind::Device(n) => {
+            let len = match o.length {
+                Some(l) if l > n => {
+                    return Err(Error::usage(format!(
+                        "--length {l} is more than the {n} bytes of the input"
+                    ))
+                    .with_path(&o.src));
+                }
+                Some(l) => l,
+                None => n,
+            };
+            copy_sized(o, src.file, len, &opts)?;
+            (len, o.method.name())
+        }
+        SourceKind::Endless if o.length.is_none() => {
+            return Err(Error::usage(
+                "the input is a character device with no size (such as /dev/zero or /dev/urandom): it may never end",
+            )
+            .with_path(&o.src)
+            .hint("say how much to copy with --length SIZE"));
+        }
+        SourceKind::Fifo | SourceKind::Stream | SourceKind::Endless => {
+            (copy_stream(o, src, &opts)?, "stream")
+        }
+    };
+    Ok(CopyReport {
+        bytes,
+        method,
+        elapsed: t0.elapsed(),
+    })
+}
+
+/// Copy the first `len` bytes of a regular file or device with `o.method`.
+fn copy_sized(o: &CopyOpts, file: File, len: u64, opts: &OutOpts) -> Result<()> {
+    let out = OutputFile::create(&o.dst, len, opts, o.method == Method::Mmap)?;
     match o.method {
         Method::Mmap => {
             if len > 0 {
+                let mut src = Input::from_file(file, &o.src, len, &o.window.mapped())?;
                 let mut w = MappedWriter::new(&out);
                 w.copy_from(&mut src, 0, 0, len)?;
                 w.finish()?;
             }
         }
-        Method::Read => rw_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?,
+        Method::Read => rw_copy(&file, &o.src, 0, out.file(), &o.dst, 0, len)?,
         Method::Kernel => {
-            kernel_copy(src.file(), &o.src, 0, out.file(), &o.dst, 0, len)?;
+            kernel_copy(&file, &o.src, 0, out.file(), &o.dst, 0, len)?;
         }
     }
-    out.commit()?;
-    Ok(CopyReport {
-        bytes: len,
-        method: o.method.name(),
-        elapsed: t0.elapsed(),
-    })
+    out.commit()
 }
+
+/// Read a source with no size to its end (or exactly `o.length` bytes):
+/// /proc files, pipes, FIFOs, character devices. An input that ends before
+/// `--length` is an error, so a short read never passes as a copy.
+fn copy_stream(o: &CopyOpts, src: Source, opts: &OutOpts) -> Result<u64> {
+    // The output first: an existing one is refused before any waiting.
+    let out = OutputFile::create(&o.dst, o.length.unwrap_or(0), opts, false)?;
+    src.wait_for_writer(&o.src, o.fifo_wait)?;
+    let mut file = src.file;
+    let mut buf = vec![0u8; STREAM_BUF];
+    let mut off = 0u64;
+    loop {
+        let want = match o.length {
+            Some(l) => chunk_len(l - off, buf.len()),
+            None => buf.len(),
+        };
+        if want == 0 {
+            break;
+        }
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::io("cannot read input", e).with_path(&o.src).at(off));
+            }
+        };
+        out.write_at(&buf[..n], off)?;
+        off += n as u64;
+    }
+    if let Some(l) = o.length
+        && off < l
+    {
+        return Err(Error::new(
+            Kind::InputChanged,
+            format!("the input ended after {off} of the {l} bytes asked for with --length"),
+        )
+        .with_path(&o.src));
+    }
+    out.commit()?;
+    Ok(off)
+}
+
+/// Read buffer of [`copy_stream`].
+const STREAM_BUF: usize = 1 << 20;

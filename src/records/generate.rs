@@ -114,15 +114,8 @@ fn resolve(o: &GenOpts) -> Result<(Layout, Vec<u8>)> {
         lo.endian = None;
         Ok((lo.resolve(&h)?, h))
     } else {
-        let mut lo = o.layout.clone();
-        if lo.layout == LayoutKind::Auto {
-            lo.layout = if lo.rec_header_len.is_some() {
-                LayoutKind::Custom
-            } else {
-                LayoutKind::Seed
-            };
-        }
-        let l = lo.resolve(&[])?;
+        // Auto without a file: custom when --rec-header-len is given, else seed.
+        let l = o.layout.resolve(&[])?;
         let h = seed_header(l.header_len, o.seed);
         Ok((l, h))
     }
@@ -159,6 +152,13 @@ fn payload_range(o: &GenOpts, l: &Layout) -> Result<(u64, u64)> {
         return Err(Error::usage(format!(
             "payload range {lo}..{hi} is empty for this layout (its length field and --max-record allow at most {cap})"
         )));
+    }
+    if lo < min_floor {
+        // Clamped down by --max-payload 0: the records would be empty,
+        // which check rejects without --allow-empty.
+        return Err(Error::usage(
+            "--max-payload 0 makes empty records, which this layout rejects (check would fail); add --allow-empty",
+        ));
     }
     Ok((lo, hi))
 }
@@ -220,10 +220,16 @@ pub(crate) fn run(o: &GenOpts) -> Result<GenReport> {
         } else {
             buf.extend_from_slice(&rhbuf);
             let start = buf.len();
-            buf.resize(start + p as usize, 0);
+            let pn = usize::try_from(p).map_err(|_| {
+                Error::usage(format!(
+                    "a {p}-byte payload does not fit this {}-bit address space; use --sparse",
+                    usize::BITS
+                ))
+            })?;
+            buf.resize(start + pn, 0);
             fill.fill(&mut buf[start..]);
             if layout.name == "pcap" && p >= 42 {
-                frame_header(&mut buf[start..], p as usize, seq as u16);
+                frame_header(&mut buf[start..], pn, seq as u16);
             }
             if buf.len() >= 1 << 20 {
                 out.write_at(&buf, buf_at)?;

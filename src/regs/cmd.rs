@@ -195,7 +195,7 @@ pub(crate) fn md(o: &MdOpts, out: &mut dyn Write) -> Result<()> {
     if let Some(size) = t.size() {
         if start >= size {
             t.check_range(start, wb)?;
-        } else if start + len > size {
+        } else if start.saturating_add(len) > size {
             let fit = (size - start) / wb * wb;
             if fit == 0 {
                 t.check_range(start, wb)?;
@@ -213,11 +213,12 @@ pub(crate) fn md(o: &MdOpts, out: &mut dyn Write) -> Result<()> {
     let chunk = MD_CHUNK.max(crate::sys::page_size() as u64);
     let mut cs = start;
     while cs < end {
-        let ce = end.min(cs + chunk);
+        // Saturating: a range ending near 2^64 must not wrap (or panic).
+        let ce = end.min(cs.saturating_add(chunk));
         let m = t.map(cs, (ce - cs) as usize)?;
         let mut a = cs;
         while a < ce {
-            let le = ce.min(a + dump::LINE as u64);
+            let le = ce.min(a.saturating_add(dump::LINE as u64));
             let mut vals = Vec::with_capacity(dump::LINE);
             let mut p = a;
             while p < le {

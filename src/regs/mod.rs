@@ -74,6 +74,11 @@ impl Target {
                 true,
             ),
         };
+        // Opening a FIFO would block until a writer (or reader) came:
+        // refuse it before opening.
+        if std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_fifo()) {
+            return Err(Error::usage("not a file or device node (a FIFO)").with_path(&path));
+        }
         let f = OpenOptions::new()
             .read(true)
             .write(write)

@@ -26,6 +26,7 @@ use crate::sys::map::{Mapping, Spec};
 use crate::sys::{self, explain};
 
 mod pagebuf;
+pub(crate) mod source;
 use memmap2::Advice;
 use nix::errno::Errno;
 use pagebuf::PageBuf;
@@ -173,14 +174,12 @@ pub(crate) struct Input {
 }
 
 impl Input {
-    /// Open `path` read-only.
+    /// Open `path` read-only: a regular file or a device (never blocking
+    /// on a FIFO, which is refused, as are other streams).
     pub(crate) fn open(path: &Path, opts: &WindowOpts) -> Result<Input> {
-        let file = File::open(path).context("cannot open input").path(path)?;
-        let md = file.metadata().context("cannot stat input").path(path)?;
-        if md.is_dir() {
-            return Err(Error::new(Kind::Io, "input is a directory").with_path(path));
-        }
-        Self::from_file(file, path, md.len(), opts)
+        let src = source::open(path)?;
+        let len = src.seekable_len(path)?;
+        Self::from_file(src.file, path, len, opts)
     }
 
     pub(crate) fn from_file(file: File, path: &Path, len: u64, opts: &WindowOpts) -> Result<Input> {
@@ -335,6 +334,7 @@ impl Input {
         // to take the SIGBUS later. (pread reports a short file by itself.)
         if !buffered
             && let Ok(md) = self.file.metadata()
+            && md.is_file()
             && md.len() < self.len
         {
             return Err(Error::new(

@@ -135,10 +135,24 @@ pub(crate) struct Layout {
 /// Why a record header was rejected.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum BadRecord {
-    Magic { found: u64, want: u64 },
+    Magic {
+        found: u64,
+        want: u64,
+    },
     Empty,
-    TooShort { len: u64 },
-    TooLong { len: u64, max: u64 },
+    TooShort {
+        len: u64,
+    },
+    /// `len` is the length field, `total` the record with its header.
+    TooLong {
+        len: u64,
+        total: u64,
+        max: u64,
+    },
+    /// The length field plus the record header exceeds 2^64 - 1.
+    Overflow {
+        len: u64,
+    },
 }
 
 impl BadRecord {
@@ -153,11 +167,19 @@ impl BadRecord {
                 "record length {len} is shorter than the {}-byte record header it includes",
                 l.rec_header_len
             ),
-            BadRecord::TooLong { len, max } => {
+            BadRecord::TooLong { len, total, max } if total == len => {
                 format!(
-                    "absurd record length {len} (more than the maximum {max}; see --max-record)"
+                    "absurd record length {len} (more than the maximum of {max} bytes; see --max-record)"
                 )
             }
+            BadRecord::TooLong { len, total, max } => format!(
+                "absurd record length {len} ({total} bytes with the {}-byte record header, more than the maximum of {max}; see --max-record)",
+                l.rec_header_len
+            ),
+            BadRecord::Overflow { len } => format!(
+                "absurd record length {len}: with the {}-byte record header it exceeds 2^64 bytes",
+                l.rec_header_len
+            ),
         }
     }
 }
@@ -314,10 +336,7 @@ impl Layout {
             }
             raw
         } else {
-            raw.checked_add(h).ok_or(BadRecord::TooLong {
-                len: raw,
-                max: self.max_record,
-            })?
+            raw.checked_add(h).ok_or(BadRecord::Overflow { len: raw })?
         };
         if total == h && !self.allow_empty {
             return Err(BadRecord::Empty);
@@ -325,6 +344,7 @@ impl Layout {
         if total > self.max_record {
             return Err(BadRecord::TooLong {
                 len: raw,
+                total,
                 max: self.max_record,
             });
         }
@@ -446,6 +466,45 @@ mod tests {
             incl.record_len(&rh),
             Err(BadRecord::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn absurd_length_messages_are_true() {
+        // An 8-byte length field of 2^64 - 1 plus a 12-byte header overflows;
+        // the message once claimed it was "more than the maximum
+        // 18446744073709551615".
+        let mut l = Layout::seed(Endian::Little, false);
+        l.len_width = 8;
+        l.rec_header_len = 16;
+        l.max_record = u64::MAX;
+        let mut rh = [0u8; 16];
+        l.encode_header(&mut rh, 1, 0);
+        write_uint(&mut rh[8..], 8, Endian::Little, u64::MAX);
+        let e = l.record_len(&rh).unwrap_err();
+        let m = e.describe(&l);
+        assert!(!m.contains("more than the maximum"), "{m}");
+        assert!(
+            m.contains("16-byte record header") && m.contains("2^64"),
+            "{m}"
+        );
+        // Payload below the maximum but header + payload above it: the
+        // message says both numbers.
+        l.max_record = 1000;
+        write_uint(&mut rh[8..], 8, Endian::Little, 990);
+        let m = l.record_len(&rh).unwrap_err().describe(&l);
+        assert!(
+            m.contains(
+                "990 (1006 bytes with the 16-byte record header, more than the maximum of 1000"
+            ),
+            "{m}"
+        );
+        l.len_includes_header = true;
+        write_uint(&mut rh[8..], 8, Endian::Little, 1006);
+        let m = l.record_len(&rh).unwrap_err().describe(&l);
+        assert!(
+            m.contains("absurd record length 1006 (more than the maximum of 1000 bytes"),
+            "{m}"
+        );
     }
 
     #[test]

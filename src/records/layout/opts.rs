@@ -73,14 +73,7 @@ impl LayoutOpts {
         let mut l = match name {
             "pcap" => {
                 let l = Layout::pcap_from_header(head)?;
-                if self.header_len.is_some()
-                    || self.rec_header_len.is_some()
-                    || self.len_offset.is_some()
-                {
-                    return Err(Error::usage(
-                        "the pcap layout is fixed; use --layout custom to change its geometry",
-                    ));
-                }
+                self.refuse_for_pcap()?;
                 l
             }
             "seed" => Layout::seed(endian, self.len_includes_header),
@@ -88,9 +81,7 @@ impl LayoutOpts {
                 let (Some(h), Some(rh), Some(lo)) =
                     (self.header_len, self.rec_header_len, self.len_offset)
                 else {
-                    return Err(Error::usage(
-                        "--layout custom needs --header-len, --rec-header-len and --len-offset",
-                    ));
+                    return Err(self.custom_incomplete());
                 };
                 Layout {
                     name: "custom",
@@ -121,6 +112,7 @@ impl LayoutOpts {
             }
         }
         if name != "pcap" {
+            // (pcap: flags it cannot honour were refused above)
             if let Some(w) = self.len_width {
                 l.len_width = w.min(255) as u8;
             }
@@ -150,10 +142,6 @@ impl LayoutOpts {
                     value,
                 });
             }
-        } else if self.endian.is_some() || self.len_endian.is_some() || self.magic.is_some() {
-            return Err(Error::usage(
-                "pcap byte order and magic come from the file; drop --endian/--magic",
-            ));
         }
         if self.no_magic {
             l.magic = None;
@@ -166,6 +154,68 @@ impl LayoutOpts {
         }
         l.validate()?;
         Ok(l)
+    }
+
+    /// The pcap layout is fixed by its format and the file's magic: refuse
+    /// every flag it would otherwise silently ignore.
+    fn refuse_for_pcap(&self) -> Result<()> {
+        let geometry: Vec<&str> = [
+            (self.header_len.is_some(), "--header-len"),
+            (self.rec_header_len.is_some(), "--rec-header-len"),
+            (self.len_offset.is_some(), "--len-offset"),
+            (self.len_width.is_some(), "--len-width"),
+            (self.len_includes_header, "--len-includes-header"),
+        ]
+        .into_iter()
+        .filter_map(|(set, f)| set.then_some(f))
+        .collect();
+        if !geometry.is_empty() {
+            return Err(Error::usage(format!(
+                "the pcap record header is fixed (16 bytes, incl_len at offset 8 counting the payload only): drop {}, or use --layout custom",
+                geometry.join(", ")
+            )));
+        }
+        let from_file: Vec<&str> = [
+            (self.endian.is_some(), "--endian"),
+            (self.len_endian.is_some(), "--len-endian"),
+            (self.magic.is_some(), "--magic"),
+            (self.magic_offset.is_some(), "--magic-offset"),
+            (self.magic_width.is_some(), "--magic-width"),
+        ]
+        .into_iter()
+        .filter_map(|(set, f)| set.then_some(f))
+        .collect();
+        if !from_file.is_empty() {
+            return Err(Error::usage(format!(
+                "pcap byte order and magic come from the file; drop {}",
+                from_file.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Why a custom layout (explicit, or implied by `--rec-header-len`)
+    /// cannot be built: which flags are missing.
+    fn custom_incomplete(&self) -> Error {
+        let missing: Vec<&str> = [
+            (self.header_len.is_none(), "--header-len N"),
+            (self.rec_header_len.is_none(), "--rec-header-len N"),
+            (self.len_offset.is_none(), "--len-offset N"),
+        ]
+        .into_iter()
+        .filter_map(|(unset, f)| unset.then_some(f))
+        .collect();
+        let msg = if self.layout == LayoutKind::Auto {
+            format!(
+                "--rec-header-len without --layout means a custom layout, which also needs {}",
+                missing.join(" and ")
+            )
+        } else {
+            format!("--layout custom also needs {}", missing.join(" and "))
+        };
+        Error::usage(msg).hint(
+            "a custom layout is --header-len (file header bytes), --rec-header-len (record header bytes), --len-offset (where the length field is), optionally --len-width 1|2|4|8, --len-endian, --magic V or --no-magic; to change only the seed geometry say --layout seed --rec-header-len N",
+        )
     }
 }
 

@@ -74,7 +74,7 @@ pub(crate) fn rw_copy(
     let end = src_off + len;
     let mut buf = vec![0u8; len.clamp(1, RW_BUF) as usize];
     while src_off < end {
-        let k = buf.len().min((end - src_off) as usize);
+        let k = crate::records::chunk_len(end - src_off, buf.len());
         read_input_at(src, src_path, &mut buf[..k], src_off)?;
         dst.write_all_at(&buf[..k], dst_off)
             .context("cannot write output")
