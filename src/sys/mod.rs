@@ -133,3 +133,41 @@ pub(crate) fn copy_file_range(
     *off_out = o as u64;
     Ok(n)
 }
+
+/// renameat2(dir, old, dir, new, RENAME_NOREPLACE): rename within one
+/// directory, failing with EEXIST instead of replacing `new`.
+///
+/// Hand-written because nix offers `renameat2` only on glibc targets; the
+/// musl builds (every packaged binary) need it too. The raw syscall exists
+/// on every Linux target since 3.15 (older kernels and some filesystems
+/// answer EINVAL/ENOSYS, which the caller handles).
+pub(crate) fn rename_noreplace(
+    dir: &File,
+    old: &std::ffi::OsStr,
+    new: &std::ffi::OsStr,
+) -> Result<(), nix::errno::Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    const RENAME_NOREPLACE: libc::c_uint = 1;
+    let cstr = |s: &std::ffi::OsStr| {
+        std::ffi::CString::new(s.as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)
+    };
+    let (old, new) = (cstr(old)?, cstr(new)?);
+    let fd = dir.as_raw_fd();
+    // SAFETY: both paths are NUL-terminated C strings that outlive the call;
+    // `fd` is an open directory descriptor; no memory is written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            fd,
+            old.as_ptr(),
+            fd,
+            new.as_ptr(),
+            RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(nix::errno::Errno::last())
+    }
+}

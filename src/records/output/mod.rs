@@ -237,7 +237,6 @@ impl OutputFile {
     /// link + unlink (also atomic); where it lacks hard links too, a check
     /// then a rename.
     fn rename_noreplace(&self, dest_name: &OsStr) -> Result<()> {
-        use nix::fcntl::{RenameFlags, renameat2};
         let exists = || {
             Error::new(
                 Kind::Exists,
@@ -252,9 +251,8 @@ impl OutputFile {
         // renameat2, no hard links) exercises the fallbacks of filesystems
         // that lack them.
         let hook = std::env::var("MMKIT_TEST_RENAME").unwrap_or_default();
-        let flags = RenameFlags::RENAME_NOREPLACE;
         let r = if hook.is_empty() {
-            renameat2(d, self.tmp_name.as_os_str(), d, dest_name, flags)
+            sys::rename_noreplace(d, &self.tmp_name, dest_name)
         } else {
             Err(Errno::EINVAL)
         };
