@@ -35,7 +35,10 @@
 #   MMKIT_OPT_LEVEL     release opt-level override (default z)
 #   MMKIT_STD_FEATURES  -Z build-std-features (default optimize_for_size;
 #                       "-" for std's defaults)
-#   MMKIT_PANIC         abort (default) or immediate-abort
+#   MMKIT_PANIC         immediate-abort (default: smallest; a panic, which no
+#                       input should cause, ends with SIGTRAP and no message) or abort
+#   MMKIT_RUSTFLAGS     extra rustc flags (default: -Z location-detail=none
+#                       -C force-unwind-tables=no)
 #   MMKIT_NO_APT=1      do not check/install apt packages
 #   MMKIT_NO_SMOKE=1    skip the gen/split/check/join run under QEMU
 #   MMKIT_DEBIAN_MIRROR deb-src mirror (default: the first Debian archive URI of
@@ -51,7 +54,8 @@ WORK=$REPO/target/mips-softfloat
 CROSS_DIR=${MMKIT_SF_CARGO_DIR:-$WORK/cargo}
 OPT_LEVEL=${MMKIT_OPT_LEVEL:-z}
 STD_FEATURES=${MMKIT_STD_FEATURES:-optimize_for_size}
-PANIC=${MMKIT_PANIC:-abort}
+PANIC=${MMKIT_PANIC:-immediate-abort}
+RUSTFLAGS_EXTRA=${MMKIT_RUSTFLAGS--Z location-detail=none -C force-unwind-tables=no}
 # The archive this machine's apt already uses (deb822 .sources or one-line lists).
 system_mirror() {
     {
@@ -193,6 +197,7 @@ cargo_build() { # A
     envp="CARGO_TARGET_${envp//-/_}_LINKER"
     flags="-C target-feature=+crt-static -C link-self-contained=no -C relocation-model=static"
     [ "$PANIC" = immediate-abort ] && flags="$flags -Z unstable-options -C panic=immediate-abort"
+    flags="$flags $RUSTFLAGS_EXTRA"
     std=(-Z "build-std=std,panic_abort")
     [ "$STD_FEATURES" = - ] || std+=(-Z "build-std-features=$STD_FEATURES")
     (

@@ -15,6 +15,7 @@ mod bench;
 mod records;
 mod regnames;
 mod regs;
+mod stream;
 
 use crate::error::{Error, Kind, Result};
 use argh::FromArgs;

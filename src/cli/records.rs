@@ -14,11 +14,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// What a failed write to the output is called.
-const OUT: &str = "cannot write to the output";
+pub(super) const OUT: &str = "cannot write to the output";
 
 /// fsync outputs? Yes unless `--no-sync`; `--sync` (the old opt-in) is
 /// accepted and means the default.
-fn durable(sync: bool, no_sync: bool) -> Result<bool> {
+pub(super) fn durable(sync: bool, no_sync: bool) -> Result<bool> {
     if sync && no_sync {
         return Err(Error::usage("--sync and --no-sync contradict each other"));
     }
@@ -105,7 +105,7 @@ macro_rules! with_layout_flags {
         }
 
         impl $name {
-            fn layout_opts(&self) -> LayoutOpts {
+            pub(super) fn layout_opts(&self) -> LayoutOpts {
                 LayoutOpts {
                     layout: self.layout,
                     endian: self.endian,
@@ -349,7 +349,7 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         ));
     }
     if a.follow || stream::is_stream(&a.input) {
-        return split_stream(a, out);
+        return super::stream::split_stream(a, out);
     }
     let stream_only = [
         ("--seconds", a.seconds.is_some()),
@@ -363,72 +363,6 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         )));
     }
     split_file(a, out)
-}
-
-fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
-    if a.dry_run {
-        return Err(Error::usage("-n (dry run) cannot plan a stream"));
-    }
-    let exec = match &a.exec {
-        Some(c) => stream::exec_words(c).map_err(Error::usage)?,
-        None => Vec::new(),
-    };
-    let opts = stream::StreamOpts {
-        input: a.input.clone(),
-        follow: a.follow,
-        idle: a.idle.map(std::time::Duration::from_secs),
-        out_dir: a.out_dir.clone(),
-        prefix: a.prefix.clone(),
-        rotation: stream::Rotation {
-            size: a.size,
-            records: a.records,
-            seconds: a.seconds,
-        },
-        ring: a.ring.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        exec,
-        write: a.write,
-        force: a.force,
-        sync: durable(a.sync, a.no_sync)?,
-        layout: a.layout_opts(),
-    };
-    let r = stream::run(&opts)?;
-    if log::log_enabled!(log::Level::Debug) {
-        for p in &r.pieces {
-            writeln!(
-                out,
-                "{}\t{} bytes\t{} records",
-                p.path.display(),
-                p.bytes,
-                p.records
-            )
-            .context(OUT)?;
-        }
-    }
-    writeln!(
-        out,
-        "split {}: {} records, {} bytes ({}); wrote {} pieces to {}{}{}",
-        a.input.display(),
-        r.records,
-        r.bytes,
-        r.layout,
-        r.pieces.len(),
-        a.out_dir.display(),
-        if r.kept < r.pieces.len() {
-            format!(", kept the newest {}", r.kept)
-        } else {
-            String::new()
-        },
-        match r.signal {
-            Some(s) =>
-                format!("; stopped by signal {s}, the last piece ends at its last whole record"),
-            None => String::new(),
-        }
-    )
-    .context(OUT)?;
-    Ok(match r.signal {
-        Some(s) => Outcome::Interrupted(s),
-        None => Outcome::Success,
-    })
 }
 
 fn split_file(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {

@@ -34,6 +34,9 @@ struct Open {
     out: OutputFile,
     /// Pre-sized and mapped (`--write mmap`).
     capacity: u64,
+    /// Bytes received but not yet written (one write per 256 KiB, not two
+    /// per record); `len` counts them.
+    pending: Vec<u8>,
     /// Bytes written (a record may be incomplete at the end).
     len: u64,
     /// Length up to the end of the last whole record.
@@ -43,7 +46,7 @@ struct Open {
     first: u64,
     last: u64,
     /// Fingerprint of the record being received.
-    pending: u64,
+    fp: u64,
     index: u64,
 }
 
@@ -121,7 +124,7 @@ impl Sink {
             self.open_piece((hdr + len).max(self.rotation.size))?;
         }
         if let Some(o) = self.open.as_mut() {
-            o.pending = fingerprint(rec_header);
+            o.fp = fingerprint(rec_header);
         }
         Ok(())
     }
@@ -138,13 +141,14 @@ impl Sink {
         let mut o = Open {
             out,
             capacity: if mapped { capacity } else { 0 },
+            pending: Vec::with_capacity(PENDING),
             len: 0,
             whole: 0,
             records: 0,
             opened: Instant::now(),
             first: 0,
             last: 0,
-            pending: 0,
+            fp: 0,
             index,
         };
         let header = std::mem::take(&mut self.header);
@@ -168,9 +172,9 @@ impl Sink {
     pub(crate) fn end_record(&mut self) {
         if let Some(o) = self.open.as_mut() {
             if o.records == 0 {
-                o.first = o.pending;
+                o.first = o.fp;
             }
-            o.last = o.pending;
+            o.last = o.fp;
             o.whole = o.len;
             o.records += 1;
         }
@@ -179,9 +183,10 @@ impl Sink {
     /// Close the open piece at its last whole record and rename it into
     /// place (nothing open: nothing to do).
     pub(crate) fn close(&mut self) -> Result<()> {
-        let Some(o) = self.open.take() else {
+        let Some(mut o) = self.open.take() else {
             return Ok(());
         };
+        flush(&mut o)?;
         if o.len != o.whole {
             log::warn!(
                 "{}: the {} bytes of an unfinished record are not kept",
@@ -261,15 +266,32 @@ impl Sink {
     }
 }
 
-/// Append `b` to the open piece.
+/// Bytes gathered before one write to the piece.
+const PENDING: usize = 256 << 10;
+
+/// Append `b` to the open piece (through the pending buffer).
 fn write(o: &mut Open, b: &[u8]) -> Result<()> {
+    o.pending.extend_from_slice(b);
+    o.len += b.len() as u64;
+    if o.pending.len() >= PENDING {
+        flush(o)?;
+    }
+    Ok(())
+}
+
+/// Write the pending bytes to the piece.
+fn flush(o: &mut Open) -> Result<()> {
+    if o.pending.is_empty() {
+        return Ok(());
+    }
+    let at = o.len - o.pending.len() as u64;
     if o.capacity > 0 {
         let mut w = MappedWriter::new(&o.out);
-        w.write(b, o.len)?;
+        w.write(&o.pending, at)?;
         w.finish()?;
     } else {
-        o.out.write_at(b, o.len)?;
+        o.out.write_at(&o.pending, at)?;
     }
-    o.len += b.len() as u64;
+    o.pending.clear();
     Ok(())
 }

@@ -1,0 +1,74 @@
+//! The stream form of `split` (`split -`, a FIFO, `--follow`): flags into
+//! [`stream::StreamOpts`], the report into the writer.
+
+use super::Outcome;
+use super::records::{OUT, SplitArgs, durable};
+use crate::error::{Context, Error, Result};
+use crate::records::stream;
+use std::io::Write;
+
+pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if a.dry_run {
+        return Err(Error::usage("-n (dry run) cannot plan a stream"));
+    }
+    let exec = match &a.exec {
+        Some(c) => stream::exec_words(c).map_err(Error::usage)?,
+        None => Vec::new(),
+    };
+    let opts = stream::StreamOpts {
+        input: a.input.clone(),
+        follow: a.follow,
+        idle: a.idle.map(std::time::Duration::from_secs),
+        out_dir: a.out_dir.clone(),
+        prefix: a.prefix.clone(),
+        rotation: stream::Rotation {
+            size: a.size,
+            records: a.records,
+            seconds: a.seconds,
+        },
+        ring: a.ring.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        exec,
+        write: a.write,
+        force: a.force,
+        sync: durable(a.sync, a.no_sync)?,
+        layout: a.layout_opts(),
+    };
+    let r = stream::run(&opts)?;
+    if log::log_enabled!(log::Level::Debug) {
+        for p in &r.pieces {
+            writeln!(
+                out,
+                "{}\t{} bytes\t{} records",
+                p.path.display(),
+                p.bytes,
+                p.records
+            )
+            .context(OUT)?;
+        }
+    }
+    writeln!(
+        out,
+        "split {}: {} records, {} bytes ({}); wrote {} pieces to {}{}{}",
+        a.input.display(),
+        r.records,
+        r.bytes,
+        r.layout,
+        r.pieces.len(),
+        a.out_dir.display(),
+        if r.kept < r.pieces.len() {
+            format!(", kept the newest {}", r.kept)
+        } else {
+            String::new()
+        },
+        match r.signal {
+            Some(s) =>
+                format!("; stopped by signal {s}, the last piece ends at its last whole record"),
+            None => String::new(),
+        }
+    )
+    .context(OUT)?;
+    Ok(match r.signal {
+        Some(s) => Outcome::Interrupted(s),
+        None => Outcome::Success,
+    })
+}
