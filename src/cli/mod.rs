@@ -128,7 +128,12 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
     for a in args {
         match a.into_string() {
             Ok(s) => strs.push(s),
-            Err(a) => return Parsed::Usage(format!("mmkit: argument {a:?} is not valid UTF-8")),
+            Err(a) => {
+                return Parsed::Usage(format!(
+                    "mmkit: argument '{}' is not valid UTF-8",
+                    a.to_string_lossy()
+                ));
+            }
         }
     }
     let (argv0, args) = match strs.split_first() {

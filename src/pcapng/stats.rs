@@ -16,6 +16,15 @@ pub enum TsResol {
     Pow2(u8),
 }
 
+impl fmt::Display for TsResol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TsResol::Pow10(n) => write!(f, "10^-{n} s"),
+            TsResol::Pow2(n) => write!(f, "2^-{n} s"),
+        }
+    }
+}
+
 impl Default for TsResol {
     fn default() -> Self {
         TsResol::Pow10(6)
@@ -290,7 +299,7 @@ impl fmt::Display for Stats {
         for (i, ifc) in self.interfaces.iter().enumerate() {
             writeln!(
                 f,
-                "interface {i} (section {} id {}): link type {}, snaplen {}, resolution {:?}, {} packets",
+                "interface {i} (section {} id {}): link type {}, snaplen {}, resolution {}, {} packets",
                 ifc.section, ifc.local_id, ifc.link_type, ifc.snaplen, ifc.tsresol, ifc.packets
             )?;
         }
