@@ -241,7 +241,8 @@ check_apk() {
 	if [ -n "$bin" ] && [ -f "$bin" ]; then
 		check "$tag installed binary is byte-identical to $bin" cmp -s "$exe" "$bin"
 	fi
-	check "$tag installed binary is within the budget of 600 KiB ($size bytes)" test "${size:-0}" -gt 0 -a "${size:-0}" -le 614400
+	budget=$(budget_bytes "$arch")
+	check "$tag installed binary is within the budget of $((budget / 1024)) KiB ($size bytes)" test "${size:-0}" -gt 0 -a "${size:-0}" -le "$budget"
 	got=$(run_on "$arch" "$exe" --version 2>&1 | head -n 1) || true
 	check "$tag mmkit --version on ${QEMU[$arch]:-this CPU} prints \"$PKG $CARGO_VERSION\" (got: $got)" \
 		test "$got" = "$PKG $CARGO_VERSION"

@@ -255,7 +255,8 @@ check_ipk() {
 		check "$tag /usr/bin/mmkit is byte-identical to $bin" cmp -s "$exe" "$bin"
 	fi
 	size=$(wc -c <"$exe")
-	check "$tag /usr/bin/mmkit is within the budget of 600 KiB ($size bytes)" test "$size" -le 614400
+	budget=$(budget_bytes "$arch")
+	check "$tag /usr/bin/mmkit is within the budget of $((budget / 1024)) KiB ($size bytes)" test "$size" -le "$budget"
 	local q=${QEMU[$arch]}
 	if [ "$fpu_emulator" = 1 ] && [[ "$q" == *24Kc ]]; then
 		q="${q%24Kc}24Kf"
