@@ -5,9 +5,7 @@
 
 mod common;
 use common::{TempDir, mmkit, run, stderr, stdout};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
 use common::names as files;
 
@@ -29,35 +27,19 @@ fn truncate_mid_split(write: &str) {
     assert!(o.status.success());
     let out = t.join("out");
     std::fs::create_dir(&out).unwrap();
-    let mut child = mmkit()
-        .args([
-            "split",
-            &input,
-            "-o",
-            &out.to_string_lossy(),
-            "--size",
-            "1M",
-            "--write",
-            write,
-        ])
-        .env("MMKIT_DEBUG_PAUSE_MS", "3000")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut log = String::new();
-    loop {
-        line.clear();
-        if err.read_line(&mut line).unwrap() == 0 {
-            panic!("split ended before its pause: {log}");
-        }
-        log.push_str(&line);
-        if line.contains("debug pause before writing piece 1") {
-            break;
-        }
-    }
+    let mut cmd = mmkit();
+    cmd.args([
+        "split",
+        &input,
+        "-o",
+        &out.to_string_lossy(),
+        "--size",
+        "1M",
+        "--write",
+        write,
+    ]);
+    let (mut child, mut log) = common::spawn_paused(&mut cmd, 3000);
+    let mut err = child.stderr.take().expect("stderr");
     // The other process: cut the file to 4 KiB while it is mapped.
     std::fs::OpenOptions::new()
         .write(true)

@@ -194,24 +194,11 @@ fn paused_split(t: &TempDir, tag: &str, extra_env: &[(&str, &str)]) -> (Child, s
     let d = t.join(tag);
     std::fs::create_dir(&d).unwrap();
     let mut cmd = mmkit();
-    cmd.args(["split", &f, "-o", &s(&d), "--size", "1M"])
-        .env("MMKIT_DEBUG_PAUSE_MS", "3000")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
+    cmd.args(["split", &f, "-o", &s(&d), "--size", "1M"]);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "split ended early");
-        if line.contains("debug pause before writing piece 1") {
-            break;
-        }
-    }
-    child.stderr = Some(err.into_inner());
+    let (child, _) = common::spawn_paused(&mut cmd, 3000);
     (child, d)
 }
 

@@ -7,9 +7,7 @@ mod common;
 
 use common::{TempDir, mmkit, run, stderr, stdout};
 use proptest::prelude::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
 /// Record boundaries of a generated (little-endian) file: the end of the
 /// file header, then the end of every record.
@@ -278,34 +276,18 @@ fn temporary_of_a_killed_split() {
     assert!(run(&["gen", &input, "--size", "3M"]).status.success());
     let out = t.join("out");
     std::fs::create_dir(&out).unwrap();
-    let mut child = mmkit()
-        .args([
-            "split",
-            &input,
-            "-o",
-            &out.to_string_lossy(),
-            "--size",
-            "1M",
-            "--write",
-            "mmap",
-        ])
-        .env("MMKIT_DEBUG_PAUSE_MS", "30000")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "split ended before its pause"
-        );
-        if line.contains("debug pause before writing piece 1") {
-            break;
-        }
-    }
+    let mut cmd = mmkit();
+    cmd.args([
+        "split",
+        &input,
+        "-o",
+        &out.to_string_lossy(),
+        "--size",
+        "1M",
+        "--write",
+        "mmap",
+    ]);
+    let (mut child, _) = common::spawn_paused(&mut cmd, 30000);
     let tmp_name = common::names(&out)
         .into_iter()
         .find(|n| n.ends_with(".tmp"))

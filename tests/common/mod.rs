@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A `Command` for the mmkit binary under test.
 pub fn mmkit() -> Command {
@@ -239,4 +239,31 @@ pub fn output_within(cmd: &mut Command, secs: u64) -> Option<Output> {
 /// Make a FIFO at `p`.
 pub fn mkfifo(p: &Path) {
     nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+}
+
+/// Spawn `cmd` (a split) with the test-only pause before it writes piece 1
+/// (`MMKIT_DEBUG_PAUSE_MS`), and return once it is paused there, with what
+/// it printed on stderr so far (its stderr stays readable in the child).
+pub fn spawn_paused(cmd: &mut Command, pause_ms: u32) -> (Child, String) {
+    use std::io::BufRead;
+    cmd.env("MMKIT_DEBUG_PAUSE_MS", pause_ms.to_string())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn mmkit");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut log = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).expect("read stderr") > 0,
+            "split ended before its pause: {log}"
+        );
+        log.push_str(&line);
+        if line.contains("debug pause before writing piece 1") {
+            break;
+        }
+    }
+    child.stderr = Some(err.into_inner());
+    (child, log)
 }
