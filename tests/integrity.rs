@@ -188,13 +188,19 @@ fn outputs_are_as_private_as_their_input() {
 
 /// Start a split that pauses before its second piece; returns the child
 /// once it is paused, and the output directory.
-fn paused_split(t: &TempDir, tag: &str, extra_env: &[(&str, &str)]) -> (Child, std::path::PathBuf) {
+fn paused_split(
+    t: &TempDir,
+    tag: &str,
+    extra_args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (Child, std::path::PathBuf) {
     let f = t.s(&format!("{tag}.seed"));
     ok(&["gen", &f, "--size", "4M"]);
     let d = t.join(tag);
     std::fs::create_dir(&d).unwrap();
     let mut cmd = mmkit();
-    cmd.args(["split", &f, "-o", &s(&d), "--size", "1M"]);
+    cmd.args(["split", &f, "-o", &s(&d), "--size", "1M"])
+        .args(extra_args);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -221,7 +227,7 @@ fn every_terminating_signal_removes_the_unfinished_piece() {
         ("usr2", libc::SIGUSR2),
         ("bus", libc::SIGBUS),
     ] {
-        let (child, d) = paused_split(&t, name, &[]);
+        let (child, d) = paused_split(&t, name, &[], &[]);
         assert_eq!(temps(&d).len(), 1, "{name}: the piece being written");
         // SAFETY: kill(2) on our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
@@ -238,7 +244,7 @@ fn every_terminating_signal_removes_the_unfinished_piece() {
 fn a_file_that_appears_meanwhile_is_never_clobbered() {
     let t = TempDir::new("appear");
     for mode in ["", "link", "check"] {
-        let (child, d) = paused_split(&t, &format!("m{mode}"), &[("MMKIT_TEST_RENAME", mode)]);
+        let (child, d) = paused_split(&t, &format!("m{mode}"), &[], &[("MMKIT_TEST_RENAME", mode)]);
         let theirs = d.join(format!("m{mode}.0001.seed"));
         std::fs::write(&theirs, b"someone else's").unwrap();
         let out = child.wait_with_output().unwrap();
@@ -371,6 +377,36 @@ fn output_directory_and_prefix_are_checked() {
             ],
             2,
             "bad --prefix",
+        );
+    }
+}
+
+#[test]
+fn an_input_replaced_in_place_mid_split_leaves_no_bad_piece() {
+    let t = TempDir::new("replaced");
+    for write in ["kernel", "mmap"] {
+        let (child, d) = paused_split(&t, &format!("r{write}"), &["--write", write], &[]);
+        // Another process rewrites the input in place: truncated to 0, then
+        // extended back to its size (zeros), while piece 1 waits.
+        let input = t.join(&format!("r{write}.seed"));
+        let len = std::fs::metadata(&input).unwrap().len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&input)
+            .unwrap();
+        f.set_len(0).unwrap();
+        f.set_len(len).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(6), "{write}: {e}");
+        assert!(
+            e.contains("the input changed while it was copied"),
+            "{write}: {e}"
+        );
+        assert!(temps(&d).is_empty(), "{write}: {:?}", names(&d));
+        assert_eq!(
+            pieces(&d, ".seed"),
+            [s(&d.join(format!("r{write}.0000.seed")))]
         );
     }
 }

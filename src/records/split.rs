@@ -16,6 +16,7 @@ use super::walk::{Record, Walker, open_layout};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::pcapng::Chunk;
 use crate::ui::Progress;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 pub(crate) struct SplitOpts {
@@ -74,6 +75,12 @@ pub(crate) struct Job {
     pub(crate) bytes: u64,
     /// Its manifest entry, recorded once the piece is in place.
     pub(crate) entry: Entry,
+    /// Record headers to re-check in the written piece before it is renamed
+    /// into place: (offset in the piece, length, fingerprint the walk saw).
+    /// An input rewritten in place since the walk (truncated to 0 and
+    /// extended, say) shows here instead of in a bad piece under a final
+    /// name.
+    pub(crate) verify: Vec<(u64, usize, u64)>,
 }
 
 /// Writes pieces (head + ranges of the input) in its own thread, so the
@@ -131,6 +138,23 @@ impl Writer {
             }
         }
         debug_assert_eq!(at, bytes);
+        for &(off, len, fp) in &j.verify {
+            let mut h = vec![0u8; len];
+            out.file()
+                .read_exact_at(&mut h, off)
+                .context("cannot read back the piece")
+                .path(&j.path)?;
+            if fingerprint(&h) != fp {
+                return Err(Error::new(
+                    Kind::InputChanged,
+                    format!(
+                        "the input changed while it was copied (rewritten or replaced in place): the record header at byte {off} of this piece is not the one the walk read"
+                    ),
+                )
+                .with_path(&self.input)
+                .hint(format!("{} was not kept", j.path.display())));
+            }
+        }
         out.commit()?;
         log::debug!("wrote {} ({bytes} bytes)", j.path.display());
         self.manifest.piece(&j.entry)
@@ -406,6 +430,15 @@ fn walk_pieces(
             first: first_fp,
             last: last_fp,
         };
+        let verify = if records > 0 {
+            let rh = layout.rec_header_len;
+            vec![
+                (hdr, rh, entry.first),
+                (hdr + (last.offset - start), rh, entry.last),
+            ]
+        } else {
+            Vec::new()
+        };
         if !emit(Job {
             idx,
             path,
@@ -413,6 +446,7 @@ fn walk_pieces(
             body: vec![Chunk::Input(start..end)],
             bytes,
             entry,
+            verify,
         }) {
             break;
         }

@@ -130,5 +130,7 @@ fn push(
         body: plan.chunks,
         bytes: plan.len,
         entry,
+        // pcapng pieces are walked again by join; no re-check here yet.
+        verify: Vec::new(),
     })
 }
