@@ -410,3 +410,19 @@ fn an_input_replaced_in_place_mid_split_leaves_no_bad_piece() {
         );
     }
 }
+
+#[test]
+fn names_up_to_255_bytes_work() {
+    let t = TempDir::new("longnames");
+    let f = t.s("in.seed");
+    ok(&["gen", &f, "--size", "100K"]);
+    // PREFIX.0000.seed is exactly 255 bytes: the temporary must fit too.
+    let prefix = "p".repeat(255 - ".0000.seed".len());
+    let d = t.join("d");
+    let o = run(&["split", &f, "-o", &s(&d), "-s", "60K", "--prefix", &prefix]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = format!("{prefix}.0000.seed");
+    assert_eq!(first.len(), 255);
+    assert!(d.join(&first).exists(), "{:?}", names(&d));
+    assert!(temps(&d).is_empty());
+}

@@ -407,3 +407,33 @@ fn follow_ends_when_the_writer_closes_the_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
 }
+
+#[test]
+fn sigkill_mid_stream_then_recover_the_temporary() {
+    let t = TempDir::new("kill9");
+    let f = t.s("rec.dat");
+    ok(&["gen", &f, "--size", "400K"]);
+    let data = std::fs::read(&f).unwrap();
+    let d = t.s("out");
+    let mut child = split_stdin(&["-o", &d, "--size", "1M", "--no-sync"]);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data[..250_000]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    let _ = child.wait();
+    drop(stdin);
+    let tmp = names(Path::new(&d))
+        .into_iter()
+        .find(|n| n.ends_with(".tmp"))
+        .expect("the killed split's temporary");
+    let tmp = Path::new(&d).join(tmp);
+    let out = t.s("recovered.dat");
+    let o = run(&["recover", &tmp.to_string_lossy(), "-o", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = std::fs::read(&out).unwrap();
+    assert!(!got.is_empty() && got.len() <= 250_000, "{}", got.len());
+    assert_eq!(got[..], data[..got.len()], "a prefix of the stream");
+    let c = run(&["check", &out]);
+    assert!(c.status.success(), "{}", stdout(&c));
+}

@@ -175,7 +175,9 @@ const MAGIC: &str = "mmkit-split 1";
 /// each), then `state complete`. A split that stops half-way leaves the
 /// list of its finished pieces and no `state complete`.
 pub(crate) struct ManifestLog {
-    file: std::fs::File,
+    /// None when the manifest's name would be longer than a file name may
+    /// be (pieces with names near 255 bytes): join then checks by content.
+    file: Option<std::fs::File>,
     path: PathBuf,
     sync: bool,
 }
@@ -187,7 +189,18 @@ impl ManifestLog {
         let _ = writeln!(text, "{MAGIC}");
         let _ = writeln!(text, "input {} {}", head.input_bytes, head.input);
         let _ = writeln!(text, "layout {}", head.layout);
-        let tmp = path.with_extension("manifest.tmp");
+        if path.file_name().is_some_and(|n| n.len() > 255) {
+            log::warn!(
+                "no manifest: {} would be a name longer than 255 bytes",
+                path.display()
+            );
+            return Ok(ManifestLog {
+                file: None,
+                path: path.to_path_buf(),
+                sync,
+            });
+        }
+        let tmp = path.with_file_name(format!(".mmkit-manifest-{}.tmp", std::process::id()));
         let create = || -> std::io::Result<std::fs::File> {
             let f = std::fs::File::create(&tmp)?;
             std::io::Write::write_all(&mut &f, text.as_bytes())?;
@@ -199,20 +212,18 @@ impl ManifestLog {
         };
         let file = create().context("cannot write the manifest").path(path)?;
         Ok(ManifestLog {
-            file,
+            file: Some(file),
             path: path.to_path_buf(),
             sync,
         })
     }
 
     fn line(&mut self, text: &str) -> Result<()> {
-        let r = std::io::Write::write_all(&mut self.file, text.as_bytes()).and_then(|_| {
-            if self.sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let r = std::io::Write::write_all(file, text.as_bytes())
+            .and_then(|_| if self.sync { file.sync_data() } else { Ok(()) });
         r.context("cannot write the manifest").path(&self.path)
     }
 

@@ -328,6 +328,7 @@ fn pump(w: &mut Walk, src: &mut Source, sink: &mut Sink, layout: &Layout) -> Res
             }
         }
         sink.tick()?;
+        sink.flush()?;
         let mid_record = body > 0 || !rh.is_empty();
         let deadline = if mid_record { None } else { sink.deadline() };
         match w.fill(src, deadline)? {

@@ -168,6 +168,17 @@ impl Sink {
         }
     }
 
+    /// Write what is pending to the open piece: called before every wait
+    /// for input, so a slow stream (a live capture) reaches the file as it
+    /// arrives — a `kill -9` loses nothing that was read — while a fast one
+    /// is written a buffer at a time.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        match self.open.as_mut() {
+            Some(o) => flush(o),
+            None => Ok(()),
+        }
+    }
+
     /// The current record is complete.
     pub(crate) fn end_record(&mut self) {
         if let Some(o) = self.open.as_mut() {
