@@ -42,8 +42,14 @@ pub enum Kind {
 }
 
 /// An error with context. Build with [`Error::new`] and the builder methods.
+/// Boxed: a `Result` carries one pointer, so every `?` moves a word, not
+/// the whole record (this shrank the MIPS binary).
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// What an [`Error`] holds (its fields read through `Deref`).
+#[derive(Debug)]
+pub struct Inner {
     pub kind: Kind,
     /// What mmkit was doing, e.g. "cannot map window".
     pub msg: String,
@@ -56,11 +62,24 @@ pub struct Error {
     io_kind: Option<io::ErrorKind>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.0
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, msg: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             msg: msg.into(),
             path: None,
@@ -68,7 +87,7 @@ impl Error {
             errno: None,
             hint: None,
             io_kind: None,
-        }
+        }))
     }
 
     pub fn usage(msg: impl Into<String>) -> Self {
@@ -133,6 +152,11 @@ impl Error {
     pub fn kind(mut self, k: Kind) -> Self {
         self.kind = k;
         self
+    }
+
+    /// The message alone (for argh's `from_str_fn` adapters).
+    pub(crate) fn into_msg(self) -> String {
+        self.0.msg
     }
 
     /// Writing to a closed pipe (`mmkit md … | head`): not worth a message.

@@ -79,12 +79,12 @@ pub(crate) fn parse_size(s: &str) -> Result<u64> {
 
 /// argh adapter for SIZE flags.
 pub(crate) fn size_arg(s: &str) -> std::result::Result<u64, String> {
-    parse_size(s).map_err(|e| e.msg)
+    parse_size(s).map_err(Error::into_msg)
 }
 
 /// argh adapter for NUMBER flags.
 pub(crate) fn num_arg(s: &str) -> std::result::Result<u64, String> {
-    parse_num(s).map_err(|e| e.msg)
+    parse_num(s).map_err(Error::into_msg)
 }
 
 /// Human-readable binary size: "1.5 MiB".

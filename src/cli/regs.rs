@@ -12,15 +12,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 fn width_arg(s: &str) -> std::result::Result<Width, String> {
-    parse_width(s).map_err(|e| e.msg)
+    parse_width(s).map_err(Error::into_msg)
 }
 
 fn addr_spec_arg(s: &str) -> std::result::Result<AddrSpec, String> {
-    parse_addr_spec(s).map_err(|e| e.msg)
+    parse_addr_spec(s).map_err(Error::into_msg)
 }
 
 fn range_arg(s: &str) -> std::result::Result<(u64, u64), String> {
-    parse_range(s).map_err(|e| e.msg)
+    parse_range(s).map_err(Error::into_msg)
 }
 
 /// read or write one register, or a bitfield of it (busybox devmem compatible)

@@ -220,7 +220,8 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
             }
             Ok(None) => break,
             Err(e) if e.kind == Kind::Malformed => {
-                reason = Some((e.msg, e.offset.unwrap_or(kept)));
+                let at = e.offset.unwrap_or(kept);
+                reason = Some((e.into_msg(), at));
                 break;
             }
             Err(e) => return Err(e),

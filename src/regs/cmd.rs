@@ -273,7 +273,7 @@ pub(crate) fn mw(o: &MwOpts) -> Result<()> {
             if r != *v {
                 let e = mismatch(&t, a, w, *v, r);
                 eprintln!("mmkit: {}", e.msg);
-                hint = e.hint.unwrap_or_default();
+                hint = e.hint.clone().unwrap_or_default();
                 bad += 1;
             }
         }
