@@ -299,7 +299,7 @@ part_scenario() {
                     fi
                     local pieces=()
                     if [ $ok = 1 ]; then
-                        mapfile -t pieces < <(find "$d/pieces" -type f | LC_ALL=C sort)
+                        mapfile -t pieces < <(find "$d/pieces" -type f ! -name "*.manifest" | LC_ALL=C sort)
                         [ ${#pieces[@]} -ge 2 ] || { ok=0; why="split made ${#pieces[@]} pieces, want >= 2"; }
                     fi
                     if [ $ok = 1 ]; then
@@ -362,7 +362,7 @@ big_run() {
         run_t "$t" mmkit -q split "$d/big.seed" -o "$d/pieces" --size 1100M --access "$access" --write "$wm"
         [ "$RC" = 0 ] || { ok=0; why="split: exit $RC $OUT"; }
     fi
-    mapfile -t pieces < <(find "$d/pieces" -type f | LC_ALL=C sort)
+    mapfile -t pieces < <(find "$d/pieces" -type f ! -name "*.manifest" | LC_ALL=C sort)
     if [ $ok = 1 ]; then
         run_t "$t" mmkit -q join "${pieces[@]}" -o "$d/joined.seed" --access "$access" --write "$wm"
         [ "$RC" = 0 ] || { ok=0; why="join: exit $RC $OUT"; }

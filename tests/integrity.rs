@@ -426,3 +426,24 @@ fn names_up_to_255_bytes_work() {
     assert!(d.join(&first).exists(), "{:?}", names(&d));
     assert!(temps(&d).is_empty());
 }
+
+#[test]
+fn check_and_join_of_a_whole_directory_skip_the_manifest() {
+    let t = TempDir::new("dirstar");
+    let f = t.s("in.seed");
+    ok(&["gen", &f, "--size", "300K"]);
+    let d = t.join("d");
+    ok(&["split", &f, "-o", &s(&d), "-s", "100K"]);
+    let all: Vec<String> = names(&d).iter().map(|n| s(&d.join(n))).collect();
+    assert!(all.iter().any(|p| p.ends_with(".manifest")), "{all:?}");
+    let mut check = vec!["check"];
+    check.extend(all.iter().map(String::as_str));
+    let o = run(&check);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = t.s("j.seed");
+    let mut join = vec!["join"];
+    join.extend(all.iter().map(String::as_str));
+    join.extend(["-o", &j]);
+    ok(&join);
+    assert_eq!(std::fs::read(&j).unwrap(), std::fs::read(&f).unwrap());
+}

@@ -202,13 +202,14 @@ pub(crate) fn run_many(
     wopts: &WindowOpts,
     out: &mut dyn std::io::Write,
 ) -> Result<bool> {
+    let inputs = super::pieces::without_manifests(inputs);
     if inputs.is_empty() {
         return Err(Error::usage("check needs at least one file"));
     }
     let report_err = |e| Error::io("cannot write the report", e);
     let mut clean = true;
     let mut failed: Option<(Kind, usize)> = None;
-    for p in inputs {
+    for p in &inputs {
         match check_file(p, lopts, wopts) {
             Ok(r) => {
                 r.render(out).map_err(report_err)?;

@@ -300,6 +300,26 @@ impl Manifest {
     }
 }
 
+/// Drop the split manifests from a list of files (`check d/*`, `join
+/// d/cap.*`): they are not pieces. Says so for each.
+pub(crate) fn without_manifests(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter(|p| {
+            let is_manifest = p.extension().is_some_and(|e| e == "manifest")
+                && matches!(Manifest::read(p), Ok(Some(_)));
+            if is_manifest {
+                log::info!(
+                    "{} is the split's manifest, not a piece: skipped",
+                    p.display()
+                );
+            }
+            !is_manifest
+        })
+        .cloned()
+        .collect()
+}
+
 /// The manifest beside a piece named `PREFIX.NNNN.EXT`, if it is named so.
 pub(crate) fn manifest_for(piece: &Path) -> Option<PathBuf> {
     let name = piece.file_name()?.to_str()?;

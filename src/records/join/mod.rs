@@ -11,7 +11,7 @@ mod set;
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, WriteMode, check_absent, kernel_copy};
-use super::pieces::{Manifest, fingerprint};
+use super::pieces::{fingerprint, without_manifests};
 use super::walk::{Walker, open_layout};
 use crate::error::{Error, Kind, Result};
 use crate::ui::Progress;
@@ -103,22 +103,7 @@ fn scan(o: &JoinOpts, index: usize, path: &PathBuf) -> Result<(Layout, Vec<u8>, 
 
 pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     // A manifest given among the pieces (`join d/cap.*`) is not a piece.
-    let paths: Vec<PathBuf> = o
-        .pieces
-        .iter()
-        .filter(|p| {
-            let is_manifest = p.extension().is_some_and(|e| e == "manifest")
-                && matches!(Manifest::read(p), Ok(Some(_)));
-            if is_manifest {
-                log::info!(
-                    "{} is the split's manifest, not a piece: skipped",
-                    p.display()
-                );
-            }
-            !is_manifest
-        })
-        .cloned()
-        .collect();
+    let paths = without_manifests(&o.pieces);
     if paths.is_empty() {
         return Err(Error::usage("join needs at least one piece"));
     }
