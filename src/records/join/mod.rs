@@ -147,7 +147,31 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     let pieces = set::order(scanned, Some(&layout))?;
     let hdr = header.len() as u64;
     let records = pieces.iter().map(|p| p.records).sum();
-    let total = hdr + pieces.iter().map(|p| p.bytes - hdr).sum::<u64>();
+    let skips = vec![hdr; pieces.len()];
+    let total = write_out(o, &pieces, &header, &skips)?;
+    Ok(JoinReport {
+        layout: layout.describe(),
+        pieces: pieces.len(),
+        records,
+        bytes: total,
+    })
+}
+
+/// Write the joined output — `head`, then each piece from byte `skips[i]`
+/// on (its repeated file header or section prefix dropped), one piece open
+/// at a time — and commit it. Returns its length.
+pub(super) fn write_out(
+    o: &JoinOpts,
+    pieces: &[Scanned],
+    head: &[u8],
+    skips: &[u64],
+) -> Result<u64> {
+    let total = head.len() as u64
+        + pieces
+            .iter()
+            .zip(skips)
+            .map(|(p, s)| p.bytes - s)
+            .sum::<u64>();
     let mode = std::fs::metadata(&pieces[0].path)
         .map(|m| OutOpts::mode_of(&m))
         .unwrap_or(0o600);
@@ -158,16 +182,18 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     };
     let out = OutputFile::create(&o.output, total, &out_opts, o.write == WriteMode::Mmap)?;
     let mut progress = Progress::new("join", total);
-    let mut at = hdr;
     let mut mapped = match o.write {
         WriteMode::Mmap => Some(MappedWriter::new(&out)),
         WriteMode::Kernel => None,
     };
-    match mapped.as_mut() {
-        Some(w) => w.write(&header, 0)?,
-        None => out.write_at(&header, 0)?,
+    if !head.is_empty() {
+        match mapped.as_mut() {
+            Some(w) => w.write(head, 0)?,
+            None => out.write_at(head, 0)?,
+        }
     }
-    for p in &pieces {
+    let mut at = head.len() as u64;
+    for (p, &skip) in pieces.iter().zip(skips) {
         // One piece open at a time.
         let mut src = Input::open(&p.path, &wopts(o))?;
         if src.len() != p.bytes {
@@ -176,10 +202,10 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
                     .with_path(&p.path),
             );
         }
-        let n = p.bytes - hdr;
+        let n = p.bytes - skip;
         match mapped.as_mut() {
-            Some(w) => w.copy_from(&mut src, hdr, at, n)?,
-            None => kernel_copy(src.file(), src.path(), hdr, out.file(), &o.output, at, n)?,
+            Some(w) => w.copy_from(&mut src, skip, at, n)?,
+            None => kernel_copy(src.file(), src.path(), skip, out.file(), &o.output, at, n)?,
         }
         at += n;
         progress.update(at, "");
@@ -189,10 +215,5 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     }
     out.commit()?;
     progress.finish();
-    Ok(JoinReport {
-        layout: layout.describe(),
-        pieces: pieces.len(),
-        records,
-        bytes: total,
-    })
+    Ok(total)
 }

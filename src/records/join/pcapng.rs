@@ -6,13 +6,11 @@
 //! first piece whole, then every later piece after its prefix.
 
 use super::{JoinOpts, JoinReport, Scanned, set, wopts};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::pcapng::Joiner;
 use crate::records::input::Input;
-use crate::records::output::{MappedWriter, OutOpts, OutputFile, WriteMode, kernel_copy};
 use crate::records::pcapng::split::piece_packets;
 use crate::records::pcapng::{BlockWalk, max_block};
-use crate::ui::Progress;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -69,44 +67,7 @@ pub(super) fn run(o: &JoinOpts, paths: &[PathBuf]) -> Result<JoinReport> {
     let pieces = set::order(scanned, None)?;
     let drops = prefixes(o, &pieces, max)?;
     let records = pieces.iter().map(|p| p.records).sum();
-    let total: u64 = pieces.iter().zip(&drops).map(|(p, d)| p.bytes - d).sum();
-    let mode = std::fs::metadata(&pieces[0].path)
-        .map(|m| OutOpts::mode_of(&m))
-        .unwrap_or(0o600);
-    let out_opts = OutOpts {
-        force: o.force,
-        sync: o.sync,
-        mode,
-    };
-    let out = OutputFile::create(&o.output, total, &out_opts, o.write == WriteMode::Mmap)?;
-    let mut progress = Progress::new("join", total);
-    let mut mapped = match o.write {
-        WriteMode::Mmap => Some(MappedWriter::new(&out)),
-        WriteMode::Kernel => None,
-    };
-    let mut at = 0;
-    for (p, &drop) in pieces.iter().zip(&drops) {
-        // One piece open at a time.
-        let mut src = Input::open(&p.path, &wopts(o))?;
-        if src.len() != p.bytes {
-            return Err(
-                Error::new(Kind::InputChanged, "this piece changed size while joining")
-                    .with_path(&p.path),
-            );
-        }
-        let n = p.bytes - drop;
-        match mapped.as_mut() {
-            Some(w) => w.copy_from(&mut src, drop, at, n)?,
-            None => kernel_copy(src.file(), src.path(), drop, out.file(), &o.output, at, n)?,
-        }
-        at += n;
-        progress.update(at, "");
-    }
-    if let Some(w) = mapped {
-        w.finish()?;
-    }
-    out.commit()?;
-    progress.finish();
+    let total = super::write_out(o, &pieces, &[], &drops)?;
     Ok(JoinReport {
         layout: "pcapng".into(),
         pieces: pieces.len(),
