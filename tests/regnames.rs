@@ -46,7 +46,9 @@ fn rig(tag: &str) -> Rig {
     put(&mut data, 0x1018, 0x0000_0090); // FR: TXFE(7) and RXFE(4)
     put(&mut data, 0x102C, 0x0000_0070); // LCR_H: WLEN 3, FEN 1
     put(&mut data, 0x1040, 0x0000_0001); // MIS
-    put(&mut data, 0x1080, 0x0000_0011); // ID0
+    // ID0 is a 16-bit register: its value in CPU order at 0x1080 (a u32
+    // there would read as 0 on big-endian MIPS).
+    data[0x1080..0x1082].copy_from_slice(&0x0011u16.to_ne_bytes());
     let file = t.s("regs.bin");
     std::fs::write(&file, data).unwrap();
     let map = t.s("test.regs");
