@@ -66,26 +66,14 @@ built=0
 skipped=0
 failed=0
 for arch in "${arches[@]}"; do
-	target=${IPK_TARGET[$arch]}
-	bin="$dist/$target/mmkit"
-	if [ ! -f "$bin" ]; then
-		echo "build-ipk: SKIP $arch: $bin not found (build it with ${IPK_BUILDER[$arch]})" >&2
-		skipped=$((skipped + 1))
-		continue
-	fi
 	# Refuse a binary of the wrong CPU, byte order or linking before it ships.
-	if ! desc=$(elf_describe "$bin"); then
-		echo "build-ipk: FAIL $arch: $bin is not an ELF file" >&2
-		failed=$((failed + 1))
-		continue
-	fi
-	read -r bits order machine _flags link <<<"$desc"
-	if [ "$bits $order $machine" != "${IPK_ELF[$arch]}" ] || [ "$link" != static ]; then
-		echo "build-ipk: FAIL $arch: $bin is '$bits-bit $order e_machine=$machine $link'," \
-			"expected '${IPK_ELF[$arch]}' static" >&2
-		failed=$((failed + 1))
-		continue
-	fi
+	rc=0
+	bin=$(pkg_binary build-ipk "$arch" "$dist") || rc=$?
+	case $rc in
+	0) ;;
+	1) skipped=$((skipped + 1)); continue ;;
+	*) failed=$((failed + 1)); continue ;;
+	esac
 	pkg=$(ipk_build "$bin" "$arch" "$out")
 	echo "build-ipk: $pkg ($(wc -c <"$pkg") bytes)"
 	built=$((built + 1))

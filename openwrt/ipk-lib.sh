@@ -158,6 +158,29 @@ elf_describe() {
 	printf '%s %s %s 0x%08x %s\n' "$bits" "$order" "$machine" "$flags" "$link"
 }
 
+# pkg_binary WHO ARCH DIST: the binary to package for ARCH, checked before it ships:
+# prints its path and returns 0; returns 1 (with a SKIP message) when it was not built,
+# 2 (with a FAIL message) when it is not a static ELF of ARCH's CPU and byte order.
+pkg_binary() {
+	local who=$1 arch=$2 dist=$3 bin desc bits order machine _flags link
+	bin="$dist/${IPK_TARGET[$arch]}/mmkit"
+	if [ ! -f "$bin" ]; then
+		echo "$who: SKIP $arch: $bin not found (build it with ${IPK_BUILDER[$arch]})" >&2
+		return 1
+	fi
+	if ! desc=$(elf_describe "$bin"); then
+		echo "$who: FAIL $arch: $bin is not an ELF file" >&2
+		return 2
+	fi
+	read -r bits order machine _flags link <<<"$desc"
+	if [ "$bits $order $machine" != "${IPK_ELF[$arch]}" ] || [ "$link" != static ]; then
+		echo "$who: FAIL $arch: $bin is '$bits-bit $order e_machine=$machine $link'," \
+			"expected '${IPK_ELF[$arch]}' static" >&2
+		return 2
+	fi
+	printf '%s\n' "$bin"
+}
+
 # The register maps shipped in every package, as /etc/mmkit/<name> (0644): data of the
 # package, not user configuration, so no conffiles (openwrt/README.md). The feed Makefile
 # installs the same files: regmaps/*.regs of the checkout.
