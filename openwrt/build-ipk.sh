@@ -18,11 +18,6 @@ set -euo pipefail
 # shellcheck source=ipk-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ipk-lib.sh"
 
-usage() {
-	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/ { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
-
 dist="${MMKIT_DIST:-$IPK_ROOT/dist}"
 out=""
 strict=0

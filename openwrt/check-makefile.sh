@@ -44,10 +44,6 @@ PKG_FIELDS="SECTION CATEGORY SUBMENU TITLE DEPENDS URL PKGARCH PROVIDES CONFLICT
 # Our own knobs (documented in openwrt/Makefile and openwrt/README.md).
 OWN_PREFIX=MMKIT_
 
-usage() {
-	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/ { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
 fix=0
 self_test=0
 real_mks=()

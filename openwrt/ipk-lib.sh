@@ -158,6 +158,12 @@ elf_describe() {
 	printf '%s %s %s 0x%08x %s\n' "$bits" "$order" "$machine" "$flags" "$link"
 }
 
+# usage: prints the calling script's header comment (its usage text) and exits 2.
+usage() {
+	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/ { sub(/^# ?/, ""); print }' "$0" >&2
+	exit 2
+}
+
 # pkg_binary WHO ARCH DIST: the binary to package for ARCH, checked before it ships:
 # prints its path and returns 0; returns 1 (with a SKIP message) when it was not built,
 # 2 (with a FAIL message) when it is not a static ELF of ARCH's CPU and byte order.

@@ -23,11 +23,6 @@ set -euo pipefail
 # shellcheck source=ipk-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ipk-lib.sh"
 
-usage() {
-	awk 'NR > 1 && !/^#/ { exit } NR > 1 && !/shellcheck/ { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
-
 dist="${MMKIT_DIST:-$IPK_ROOT/dist}"
 apkdir=""
 allow_missing=0
