@@ -72,7 +72,10 @@ pub(crate) fn cpu_and_faults() -> (u64, u64) {
 pub(crate) fn evict(f: &File) {
     use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
     if let Err(e) = posix_fadvise(f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
-        log::debug!("posix_fadvise(DONTNEED) failed: {e}");
+        // (not nix's Display of Errno: the same text, without a second copy
+        // of its errno-name table in the binary)
+        let name = crate::error::errno_name(e);
+        log::debug!("posix_fadvise(DONTNEED) failed: {name}: {}", e.desc());
     }
 }
 
