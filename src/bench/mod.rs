@@ -166,12 +166,13 @@ fn sample(reps: u64, mut f: impl FnMut() -> Result<()>) -> Result<Sample> {
     for _ in 0..reps {
         f()?;
     }
-    let wall_ns = t.elapsed().as_nanos();
+    let wall_ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let (c1, f1) = crate::sys::cpu_and_faults();
-    let per_call = |ps: u128| u64::try_from(ps / u128::from(reps.max(1))).unwrap_or(u64::MAX);
+    // (u64 picoseconds: 213 days)
+    let per_call = |ps: u64| ps / reps.max(1);
     Ok(Sample {
         wall: per_call(wall_ns.saturating_mul(1000)),
-        cpu: per_call(u128::from(c1.saturating_sub(c0)) * 1_000_000),
+        cpu: per_call(c1.saturating_sub(c0).saturating_mul(1_000_000)),
         faults: f1.saturating_sub(f0),
         reps,
     })

@@ -20,7 +20,7 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) fn of(v: &[u64]) -> Stats {
         let mut s = v.to_vec();
-        s.sort_unstable();
+        s.sort();
         let n = s.len();
         let median = match n {
             0 => 0,
