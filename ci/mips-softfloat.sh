@@ -14,7 +14,9 @@
 #      not touched), built as a soft-float static libc with Debian's
 #      mips(el)-linux-gnu-gcc -msoft-float -march=mips32r2.
 #   2. a stub libunwind.a (ci/mips-softfloat/unwind-stub.c): std for musl
-#      links -lunwind; gcc's libgcc_eh is hard-float and glibc-only.
+#      links -lunwind; gcc's libgcc_eh is hard-float and glibc-only. And
+#      ci/mips-softfloat/setname.c replaces musl's pthread_setname_np, whose
+#      snprintf linked all of printf (~13 KB) into the binary.
 #   3. rustc's own soft-float targets {mips,mipsel}-unknown-linux-musl with
 #      -Z build-std (Debian's rustc-web 1.96 + rust-web-src, RUSTC_BOOTSTRAP=1)
 #      and a linker wrapper (ci/mips-softfloat/cc.in) that links our crt
@@ -184,6 +186,9 @@ make_link_env() {
         -c "$REPO/ci/mips-softfloat/unwind-stub.c" -o "$d/stub/unwind-stub.o"
     rm -f "$d/stub/libunwind.a"
     "$prefix-ar" rcs "$d/stub/libunwind.a" "$d/stub/unwind-stub.o"
+    # against our musl's headers only (not the cross gcc's glibc ones)
+    "$prefix-gcc" -nostdinc -isystem "$d/sysroot/include" -msoft-float -march=mips32r2 -Os \
+        -Wall -Wextra -Werror -c "$REPO/ci/mips-softfloat/setname.c" -o "$d/stub/setname.o"
     sed -e "s|@PREFIX@|$prefix|g; s|@SYSROOT@|$d/sysroot|g; s|@STUBDIR@|$d/stub|g" \
         "$REPO/ci/mips-softfloat/cc.in" >"$d/cc.tmp"
     chmod +x "$d/cc.tmp"

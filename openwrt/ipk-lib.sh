@@ -364,13 +364,9 @@ apk_mkpkg() {
 	return "$rc"
 }
 
-# budget_bytes ARCH: the most bytes a packaged binary may have. 600 KiB; the
-# MIPS builds (soft-float musl, MIPS32r2 code is the largest) are allowed
-# 768 KiB for now: they measure 661,784 bytes with every feature of 0.1.0
-# (the 600 KiB goal is open in issue 15).
+# budget_bytes ARCH: the most bytes a packaged binary may have: 600 KiB for
+# every architecture (the MIPS soft-float musl builds, the largest, are
+# checked against it like the others).
 budget_bytes() {
-	case $1 in
-	mips_24kc | mipsel_24kc) echo 786432 ;;
-	*) echo 614400 ;;
-	esac
+	echo 614400
 }

@@ -20,6 +20,7 @@
 
 mod bench;
 pub mod cli;
+mod decimal;
 mod error;
 mod num;
 pub mod pcapng;

@@ -10,6 +10,7 @@
 //! Every flag and argument that takes a number (addresses, values, magics,
 //! offsets, widths of fields, sizes) uses these two functions.
 
+use crate::decimal::Frac;
 use crate::error::{Error, Result};
 
 /// Parse a NUMBER (see the module documentation).
@@ -90,16 +91,14 @@ pub(crate) fn num_arg(s: &str) -> std::result::Result<u64, String> {
 /// Human-readable binary size: "1.5 MiB".
 pub(crate) fn human(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
     let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
+    while i < U.len() - 1 && n >> (10 * (i + 1)) != 0 {
         i += 1;
     }
     if i == 0 {
         format!("{n} B")
     } else {
-        format!("{v:.1} {}", U[i])
+        format!("{:.1} {}", Frac::of(n, 1 << (10 * i)), U[i])
     }
 }
 
@@ -173,5 +172,27 @@ mod tests {
         assert_eq!(human(10), "10 B");
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(100 << 20), "100.0 MiB");
+        // the same text as the float computation it replaced
+        let float = |n: u64| {
+            let (mut v, mut i) = (n as f64, 0);
+            while v >= 1024.0 && i < 4 {
+                v /= 1024.0;
+                i += 1;
+            }
+            format!("{v:.1}")
+        };
+        for n in [
+            1024,
+            1075,
+            1076,
+            1126,
+            1127,
+            5 << 30,
+            (3 << 40) + 7,
+            u64::MAX,
+        ] {
+            let h = human(n);
+            assert_eq!(h.split(' ').next(), Some(float(n).as_str()), "{n}");
+        }
     }
 }

@@ -26,6 +26,7 @@ mod exp;
 mod report;
 mod scratch;
 
+use crate::decimal::Frac;
 use crate::error::{Error, Kind, Result};
 use crate::num::human;
 use exp::Hint;
@@ -84,28 +85,29 @@ pub(crate) fn clamp(n: u64, cap: usize) -> usize {
 /// Upper bound of repetitions of a tiny operation within one sample.
 const MAX_REPS: u64 = 4096;
 
-/// Samples of one method: wall-clock and CPU (user + system) seconds per
-/// pass, and page faults per pass.
+/// Samples of one method: wall-clock and CPU (user + system) picoseconds per
+/// pass, and the page faults of all passes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Samples {
-    wall: Vec<f64>,
-    cpu: Vec<f64>,
-    faults: f64,
+    wall: Vec<u64>,
+    cpu: Vec<u64>,
+    faults: u64,
+    passes: u64,
 }
 
 impl Samples {
     fn push(&mut self, s: Sample) {
         self.wall.push(s.wall);
         self.cpu.push(s.cpu);
-        self.faults += s.faults;
+        self.faults = self.faults.saturating_add(s.faults);
+        self.passes = self.passes.saturating_add(s.reps);
     }
 
     fn done(&self) -> Measured {
-        let n = self.wall.len().max(1) as f64;
         Measured {
             wall: Stats::of(&self.wall),
             cpu: Stats::of(&self.cpu),
-            faults: self.faults / n,
+            faults: Frac::of(self.faults, self.passes.max(1)),
         }
     }
 }
@@ -117,7 +119,8 @@ pub(crate) struct Measured {
     /// CPU time: less disturbed than wall time on a busy machine, but blind
     /// to waiting for a disk.
     pub(crate) cpu: Stats,
-    pub(crate) faults: f64,
+    /// Page faults per pass.
+    pub(crate) faults: Frac,
 }
 
 /// One timed comparison of the increment experiment.
@@ -131,12 +134,12 @@ pub(crate) struct IncResult {
 
 impl IncResult {
     /// read time / mmap time (wall-clock medians): above 1, mapping is faster.
-    pub(crate) fn ratio(&self) -> f64 {
-        self.read.wall.median / self.mmap.wall.median
+    pub(crate) fn ratio(&self) -> Frac {
+        Frac::of(self.read.wall.median, self.mmap.wall.median)
     }
     /// The same for CPU time.
-    pub(crate) fn cpu_ratio(&self) -> f64 {
-        self.read.cpu.median / self.mmap.cpu.median
+    pub(crate) fn cpu_ratio(&self) -> Frac {
+        Frac::of(self.read.cpu.median, self.mmap.cpu.median)
     }
 }
 
@@ -147,12 +150,13 @@ pub(crate) struct ScanResult {
     pub(crate) m: Measured,
 }
 
-/// One timed sample, per call.
+/// One timed sample: picoseconds per call, faults of all `reps` calls.
 #[derive(Clone, Copy, Debug)]
 struct Sample {
-    wall: f64,
-    cpu: f64,
-    faults: f64,
+    wall: u64,
+    cpu: u64,
+    faults: u64,
+    reps: u64,
 }
 
 /// Time `reps` calls of `f`.
@@ -162,13 +166,15 @@ fn sample(reps: u64, mut f: impl FnMut() -> Result<()>) -> Result<Sample> {
     for _ in 0..reps {
         f()?;
     }
-    let wall = t.elapsed().as_secs_f64();
+    let wall_ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let (c1, f1) = crate::sys::cpu_and_faults();
-    let n = reps as f64;
+    // (u64 picoseconds: 213 days)
+    let per_call = |ps: u64| ps / reps.max(1);
     Ok(Sample {
-        wall: wall / n,
-        cpu: (c1 - c0).max(0.0) / n,
-        faults: f1.saturating_sub(f0) as f64 / n,
+        wall: per_call(wall_ns.saturating_mul(1000)),
+        cpu: per_call(c1.saturating_sub(c0).saturating_mul(1_000_000)),
+        faults: f1.saturating_sub(f0),
+        reps,
     })
 }
 

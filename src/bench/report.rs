@@ -3,64 +3,59 @@
 
 use super::scratch::DirInfo;
 use super::{IncResult, Measured, Opts, ScanResult};
+use crate::decimal::Frac;
 use crate::error::{Context, Error, Result, ResultExt};
 use crate::num::human;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Min and median of a set of timings, in seconds.
+/// Min and median of a set of timings, in picoseconds (0 for no timings).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Stats {
-    pub(crate) min: f64,
-    pub(crate) median: f64,
+    pub(crate) min: u64,
+    pub(crate) median: u64,
     pub(crate) n: usize,
 }
 
 impl Stats {
-    pub(crate) fn of(v: &[f64]) -> Stats {
-        let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-        s.sort_by(f64::total_cmp);
+    pub(crate) fn of(v: &[u64]) -> Stats {
+        let mut s = v.to_vec();
+        s.sort();
         let n = s.len();
-        if n == 0 {
-            return Stats {
-                min: f64::NAN,
-                median: f64::NAN,
-                n,
-            };
-        }
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        let median = match n {
+            0 => 0,
+            _ if n % 2 == 1 => s[n / 2],
+            _ => s[n / 2 - 1].midpoint(s[n / 2]),
         };
         Stats {
-            min: s[0],
+            min: s.first().copied().unwrap_or(0),
             median,
             n,
         }
     }
 }
 
-/// "12.3 us", "4.56 ms", "1.234 s".
-pub(crate) fn dur(secs: f64) -> String {
-    if !secs.is_finite() {
-        "-".into()
-    } else if secs < 1e-3 {
-        format!("{:.1} us", secs * 1e6)
-    } else if secs < 1.0 {
-        format!("{:.2} ms", secs * 1e3)
+/// Picoseconds per second.
+const PS: u64 = 1_000_000_000_000;
+
+/// "12.3 us", "4.56 ms", "1.234 s" (from picoseconds).
+pub(crate) fn dur(ps: u64) -> String {
+    if ps < PS / 1000 {
+        format!("{:.1} us", Frac::of(ps, 1_000_000))
+    } else if ps < PS {
+        format!("{:.2} ms", Frac::of(ps, 1_000_000_000))
     } else {
-        format!("{secs:.3} s")
+        format!("{:.3} s", Frac::of(ps, PS))
     }
 }
 
-fn mib_s(bytes: u64, secs: f64) -> f64 {
-    bytes as f64 / (1u64 << 20) as f64 / secs
+fn mib_s(bytes: u64, ps: u64) -> Frac {
+    Frac(u128::from(bytes) * u128::from(PS), u128::from(ps) << 20)
 }
 
 /// Where mapping starts to pay off: the smallest size from which on every
 /// measured size has read/mmap ≥ `threshold`.
-pub(crate) fn pays_off_from(rows: &[IncResult], threshold: f64) -> Option<u64> {
+pub(crate) fn pays_off_from(rows: &[IncResult], threshold: Frac) -> Option<u64> {
     let mut from = None;
     for r in rows.iter().rev() {
         if r.ratio() >= threshold {
@@ -84,9 +79,9 @@ pub(crate) struct Report<'a> {
 }
 
 /// The 1-minute load average from /proc/loadavg.
-fn load_average() -> Option<f64> {
+fn load_average() -> Option<Frac> {
     let s = std::fs::read_to_string("/proc/loadavg").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    Frac::parse(s.split_whitespace().next()?)
 }
 
 impl<'a> Report<'a> {
@@ -128,9 +123,9 @@ impl<'a> Report<'a> {
         self.csv.push_str(&format!(
             "{part},{size},{method},{},{reps},{:.9},{:.9},{:.9},{:.1},{:.1},{},{},{}\n",
             m.wall.n,
-            m.wall.min,
-            m.wall.median,
-            m.cpu.median,
+            Frac::of(m.wall.min, PS),
+            Frac::of(m.wall.median, PS),
+            Frac::of(m.cpu.median, PS),
             mib_s(size, m.wall.median),
             m.faults,
             self.info.fs,
@@ -180,7 +175,7 @@ impl<'a> Report<'a> {
         self.say(&format!("            {cache}; {dura}"));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         if let Some(load) = load_average() {
-            let busy = if load > cpus as f64 / 2.0 {
+            let busy = if load > Frac::of(cpus as u64, 2) {
                 " -- busy machine: expect noisy timings"
             } else {
                 ""
@@ -260,9 +255,9 @@ impl<'a> Report<'a> {
         if rows.is_empty() {
             return;
         }
-        let best = rows.iter().max_by(|a, b| a.ratio().total_cmp(&b.ratio()));
-        let worst = rows.iter().min_by(|a, b| a.ratio().total_cmp(&b.ratio()));
-        match pays_off_from(rows, 1.10) {
+        let best = rows.iter().max_by_key(|r| r.ratio());
+        let worst = rows.iter().min_by_key(|r| r.ratio());
+        match pays_off_from(rows, Frac::of(110, 100)) {
             Some(s) => self.say(&format!(
                 "   => mapping pays off (>= 10% faster than read()) from {} on",
                 human(s)
@@ -300,7 +295,7 @@ impl<'a> Report<'a> {
             "   {:<20} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12}",
             "method", "min", "median", "cpu", "MiB/s", "vs read", "faults/pass"
         ));
-        let base = rows.first().map(|r| r.m.wall.median).unwrap_or(f64::NAN);
+        let base = rows.first().map_or(0, |r| r.m.wall.median);
         for r in rows {
             self.say(&format!(
                 "   {:<20} {:>10} {:>10} {:>10} {:>8.0} {:>8.2} {:>12.0}",
@@ -309,7 +304,7 @@ impl<'a> Report<'a> {
                 dur(r.m.wall.median),
                 dur(r.m.cpu.median),
                 mib_s(size, r.m.wall.median),
-                base / r.m.wall.median,
+                Frac::of(base, r.m.wall.median),
                 r.m.faults
             ));
         }
@@ -341,15 +336,15 @@ impl<'a> Report<'a> {
 mod tests {
     use super::*;
 
-    fn m(t: f64) -> Measured {
+    fn m(t: u64) -> Measured {
         Measured {
             wall: Stats::of(&[t]),
             cpu: Stats::of(&[t]),
-            faults: 0.0,
+            faults: Frac::of(0, 1),
         }
     }
 
-    fn inc(size: u64, read: f64, mmap: f64) -> IncResult {
+    fn inc(size: u64, read: u64, mmap: u64) -> IncResult {
         IncResult {
             size,
             reps: 1,
@@ -360,30 +355,38 @@ mod tests {
 
     #[test]
     fn stats_min_and_median() {
-        let s = Stats::of(&[3.0, 1.0, 2.0]);
-        assert_eq!((s.min, s.median, s.n), (1.0, 2.0, 3));
-        let s = Stats::of(&[4.0, 1.0, 2.0, 3.0]);
-        assert_eq!((s.min, s.median), (1.0, 2.5));
-        assert!(Stats::of(&[]).median.is_nan());
+        let s = Stats::of(&[3, 1, 2]);
+        assert_eq!((s.min, s.median, s.n), (1, 2, 3));
+        let s = Stats::of(&[40, 10, 20, 30]);
+        assert_eq!((s.min, s.median), (10, 25));
+        let s = Stats::of(&[u64::MAX, u64::MAX - 2]);
+        assert_eq!(s.median, u64::MAX - 1);
+        assert_eq!(Stats::of(&[]).n, 0);
     }
 
     #[test]
     fn pays_off_needs_every_larger_size() {
         let rows = vec![
-            inc(4096, 1.0, 1.0),
-            inc(16384, 1.5, 1.0),
-            inc(65536, 1.0, 1.0),
-            inc(262144, 1.2, 1.0),
-            inc(1 << 20, 2.0, 1.0),
+            inc(4096, 100, 100),
+            inc(16384, 150, 100),
+            inc(65536, 100, 100),
+            inc(262144, 120, 100),
+            inc(1 << 20, 110, 100),
         ];
-        assert_eq!(pays_off_from(&rows, 1.1), Some(262144));
-        assert_eq!(pays_off_from(&rows[..3], 1.1), None);
+        let t = Frac::of(11, 10);
+        assert_eq!(pays_off_from(&rows, t), Some(262144));
+        assert_eq!(pays_off_from(&rows[..3], t), None);
     }
 
     #[test]
     fn durations_read_well() {
-        assert_eq!(dur(12.34e-6), "12.3 us");
-        assert_eq!(dur(0.004561), "4.56 ms");
-        assert_eq!(dur(1.5), "1.500 s");
+        assert_eq!(dur(12_340_000), "12.3 us");
+        assert_eq!(dur(4_561_000_000), "4.56 ms");
+        assert_eq!(dur(1_500_000_000_000), "1.500 s");
+        assert_eq!(dur(999_960_000), "1000.0 us");
+        assert_eq!(
+            mib_s(3 << 20, 2 * PS).to_string(),
+            Frac::of(3, 2).to_string()
+        );
     }
 }

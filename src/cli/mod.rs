@@ -188,7 +188,12 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = env_logger::Builder::from_env(env)
         .format(|buf, rec| match rec.level() {
             log::Level::Info => writeln!(buf, "mmkit: {}", rec.args()),
-            l => writeln!(buf, "mmkit: {}: {}", l.as_str().to_lowercase(), rec.args()),
+            l => writeln!(
+                buf,
+                "mmkit: {}: {}",
+                l.as_str().to_ascii_lowercase(),
+                rec.args()
+            ),
         })
         .try_init();
 }

@@ -2,6 +2,7 @@
 //! check, recover, copy, gen, demo. The work is done in the library modules.
 
 use super::Outcome;
+use crate::decimal::Frac;
 use crate::error::{Context, Error, Result};
 use crate::num::{num_arg, size_arg};
 use crate::records::copy::Method;
@@ -488,14 +489,15 @@ pub(super) fn copy(a: CopyArgs, out: &mut dyn Write) -> Result<Outcome> {
         fifo_wait: std::time::Duration::from_secs(a.fifo_wait),
     };
     let r = copy::run(&opts)?;
-    let secs = r.elapsed.as_secs_f64();
+    // at least 1 ns, as the float division had 1e-9 s
+    let ns = r.elapsed.as_nanos().max(1);
     writeln!(
         out,
         "copied {} bytes with {} in {:.3} s ({:.1} MiB/s)",
         r.bytes,
         r.method,
-        secs,
-        r.bytes as f64 / (1 << 20) as f64 / secs.max(1e-9)
+        Frac(ns, 1_000_000_000),
+        Frac(u128::from(r.bytes) * 1_000_000_000, ns << 20)
     )
     .context(OUT)?;
     Ok(Outcome::Success)

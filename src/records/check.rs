@@ -71,7 +71,7 @@ impl CheckReport {
                 "  record:   min {}, max {}, mean {:.1} bytes (headers included)",
                 self.min,
                 self.max,
-                self.record_bytes as f64 / self.records as f64
+                crate::decimal::Frac::of(self.record_bytes, self.records)
             )?;
         }
         if let (Some(a), Some(b)) = (self.first_seq, self.last_seq) {

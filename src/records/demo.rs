@@ -172,7 +172,7 @@ fn one(
     writeln!(
         out,
         "  5. compare: joined-{name} is byte-identical to {name} ({:.2} s in all)",
-        t0.elapsed().as_secs_f64()
+        crate::decimal::Frac(t0.elapsed().as_nanos(), 1_000_000_000)
     )
     .context(OUT)?;
     Ok(())

@@ -47,17 +47,24 @@ pub(crate) fn memlock_limit() -> Option<u64> {
     }
 }
 
-/// CPU seconds (user + system) and page faults of this process so far.
-pub(crate) fn cpu_and_faults() -> (f64, u64) {
+/// CPU microseconds (user + system) and page faults of this process so far.
+pub(crate) fn cpu_and_faults() -> (u64, u64) {
     use nix::sys::resource::{UsageWho, getrusage};
     match getrusage(UsageWho::RUSAGE_SELF) {
         Ok(u) => {
-            let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            let us = |t: nix::sys::time::TimeVal| {
+                (t.tv_sec().max(0) as u64)
+                    .saturating_mul(1_000_000)
+                    .saturating_add(t.tv_usec().max(0) as u64)
+            };
             let faults =
                 (u.minor_page_faults() as u64).saturating_add(u.major_page_faults() as u64);
-            (tv(u.user_time()) + tv(u.system_time()), faults)
+            (
+                us(u.user_time()).saturating_add(us(u.system_time())),
+                faults,
+            )
         }
-        Err(_) => (0.0, 0),
+        Err(_) => (0, 0),
     }
 }
 
@@ -65,7 +72,10 @@ pub(crate) fn cpu_and_faults() -> (f64, u64) {
 pub(crate) fn evict(f: &File) {
     use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
     if let Err(e) = posix_fadvise(f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
-        log::debug!("posix_fadvise(DONTNEED) failed: {e}");
+        // (not nix's Display of Errno: the same text, without a second copy
+        // of its errno-name table in the binary)
+        let name = crate::error::errno_name(e);
+        log::debug!("posix_fadvise(DONTNEED) failed: {name}: {}", e.desc());
     }
 }
 
