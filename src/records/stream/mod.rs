@@ -141,9 +141,10 @@ impl Walk {
     fn fill(&mut self, src: &mut Source, deadline: Option<std::time::Instant>) -> Result<Event> {
         if self.at > 0 || self.end == 0 {
             // What is kept (at most an incomplete record header) goes just
-            // before an aligned address, and the read lands there: the
-            // kernel copies to a misaligned address several times slower
-            // (measured: the copy out of the pipe was most of our time).
+            // before a page boundary, and the read lands on it: the kernel
+            // copies out of the pipe's pages 1.5x slower into a buffer a
+            // few bytes past a boundary (4K aliasing, as for the file walk's
+            // pread buffer; docs/benchmarks.md).
             let k = self.end - self.at;
             let base = self.buf.as_ptr() as usize;
             let to = (ALIGN - (base + k) % ALIGN) % ALIGN;
@@ -159,8 +160,9 @@ impl Walk {
     }
 }
 
-/// Where reads land in the buffer (a multiple of this address).
-const ALIGN: usize = 64;
+/// Where reads land in the buffer (a multiple of this address: 4 KiB, the
+/// low 12 address bits that 4K aliasing compares).
+const ALIGN: usize = 4096;
 
 /// Read until `need` bytes are buffered (false: the stream ended first).
 fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
