@@ -118,6 +118,76 @@ fn a_slow_writer_of_seed_records_and_write_mmap() {
     assert_eq!(join_bytes(&t, &ps), data);
 }
 
+/// Record boundaries of a seed-layout file: after its 136-byte header and
+/// after each record (12-byte header, payload length little-endian at 8).
+fn seed_bounds(d: &[u8]) -> Vec<usize> {
+    let mut v = vec![136];
+    let mut at = 136;
+    while at + 12 <= d.len() {
+        at += 12 + u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
+        v.push(at);
+    }
+    v
+}
+
+#[test]
+fn a_cut_or_damaged_stream_keeps_every_record_before_it() {
+    let t = TempDir::new("damage");
+    let f = t.s("rec.dat");
+    // Records from a few bytes to larger than the read buffer (256 KiB).
+    ok(&[
+        "gen",
+        &f,
+        "--size",
+        "4M",
+        "--seed",
+        "3",
+        "--min-payload",
+        "16",
+        "--max-payload",
+        "600000",
+    ]);
+    let data = std::fs::read(&f).unwrap();
+    let b = seed_bounds(&data);
+    assert_eq!(b.last(), Some(&data.len()));
+    assert!(b.windows(2).any(|w| w[1] - w[0] > 300_000), "no big record");
+    let mid = b[b.len() / 2];
+    let mut bad = data.clone();
+    bad[mid] ^= 0xff; // the magic of the record at `mid`
+    let cases = [
+        ("header", data[..mid + 5].to_vec(), "inside a record"),
+        ("body", data[..mid + 20].to_vec(), "inside a record"),
+        ("magic", bad, "magic"),
+    ];
+    for (name, stream, needle) in cases {
+        let d = t.s(name);
+        let mut child = split_stdin(&["-o", &d, "--size", "1M", "--prefix", "rec"]);
+        let mut stdin = child.stdin.take().unwrap();
+        for c in stream.chunks(100_003) {
+            // At a bad record mmkit stops reading: a broken pipe here.
+            if stdin.write_all(c).is_err() {
+                break;
+            }
+        }
+        drop(stdin);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{name}: {}", stderr(&o));
+        let ps = pieces(Path::new(&d), ".dat");
+        for p in &ps {
+            assert!(std::fs::metadata(p).unwrap().len() <= 1 << 20, "{p}");
+        }
+        assert!(
+            !names(Path::new(&d)).iter().any(|n| n.ends_with(".tmp")),
+            "{name}: a temporary is left"
+        );
+        assert!(
+            join_bytes(&t, &ps) == data[..mid],
+            "{name}: not the records before the damage"
+        );
+    }
+}
+
 #[test]
 fn follow_a_growing_file_until_it_idles() {
     let t = TempDir::new("follow");

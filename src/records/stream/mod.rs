@@ -61,7 +61,8 @@ pub(crate) struct StreamReport {
 /// Digits of stream piece numbers: enough that names sort in time order
 /// for a million pieces.
 const STREAM_WIDTH: usize = 6;
-/// The read buffer: the only memory that grows with nothing.
+/// The read buffer: the only memory that grows with nothing. Records are
+/// written straight from it, a run of them per read.
 const BUF: usize = 256 << 10;
 
 /// Is this input a stream (standard input, a FIFO, a socket, a character
@@ -138,10 +139,18 @@ impl Walk {
     }
     /// Read more (keeping unconsumed bytes); returns the event.
     fn fill(&mut self, src: &mut Source, deadline: Option<std::time::Instant>) -> Result<Event> {
-        if self.at > 0 && self.end == self.buf.len() {
-            self.buf.copy_within(self.at..self.end, 0);
-            self.end -= self.at;
-            self.at = 0;
+        if self.at > 0 || self.end == 0 {
+            // What is kept (at most an incomplete record header) goes just
+            // before a page boundary, and the read lands on it: the kernel
+            // copies out of the pipe's pages 1.5x slower into a buffer a
+            // few bytes past a boundary (4K aliasing, as for the file walk's
+            // pread buffer; docs/benchmarks.md).
+            let k = self.end - self.at;
+            let base = self.buf.as_ptr() as usize;
+            let to = (ALIGN - (base + k) % ALIGN) % ALIGN;
+            self.buf.copy_within(self.at..self.end, to);
+            self.at = to;
+            self.end = to + k;
         }
         let ev = src.read(&mut self.buf[self.end..], deadline)?;
         if let Event::Data(n) = ev {
@@ -151,10 +160,14 @@ impl Walk {
     }
 }
 
+/// Where reads land in the buffer (a multiple of this address: 4 KiB, the
+/// low 12 address bits that 4K aliasing compares).
+const ALIGN: usize = 4096;
+
 /// Read until `need` bytes are buffered (false: the stream ended first).
 fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
-    if w.buf.len() < need {
-        w.buf.resize(need, 0);
+    if w.buf.len() < need + ALIGN {
+        w.buf.resize(need + ALIGN, 0);
     }
     while w.avail().len() < need {
         match w.fill(src, None)? {
@@ -288,48 +301,67 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
 /// Move records from the stream to the sink until the end of the stream or
 /// a signal (returned). A malformed record is an error after the records
 /// before it are safe (the caller finishes the sink either way).
+///
+/// Only record headers are looked at: the bytes read are written to the
+/// piece straight from the read buffer, one write per run of records that
+/// go to the same piece (and the rest of a record that spans reads), all
+/// of them before the next wait for input. Only an incomplete record
+/// header stays in the buffer across reads.
 fn pump(w: &mut Walk, src: &mut Source, sink: &mut Sink, layout: &Layout) -> Result<Option<i32>> {
     let rh_len = layout.rec_header_len;
-    let mut rh: Vec<u8> = Vec::with_capacity(rh_len);
+    if w.buf.len() < 2 * rh_len + ALIGN {
+        w.buf.resize(2 * rh_len + ALIGN, 0);
+    }
     let mut rec_start = w.offset;
-    // Bytes of the current record's body still to copy.
+    // Bytes of the current record's body not yet seen.
     let mut body: u64 = 0;
     loop {
-        // Consume what is buffered.
-        while !w.avail().is_empty() {
+        // Walk what is buffered: `run..pos` are bytes of begun records
+        // not yet written.
+        let (mut run, mut pos, end) = (w.at, w.at, w.end);
+        let mut bad = None;
+        while pos < end {
             if body > 0 {
-                let n = (w.avail().len() as u64).min(body) as usize;
-                sink.write(&w.avail()[..n])?;
-                w.take(n);
+                let n = ((end - pos) as u64).min(body) as usize;
+                pos += n;
                 body -= n as u64;
                 if body == 0 {
                     sink.end_record();
                 }
                 continue;
             }
-            if rh.is_empty() {
-                rec_start = w.offset;
+            if end - pos < rh_len {
+                break;
             }
-            let n = (rh_len - rh.len()).min(w.avail().len());
-            rh.extend_from_slice(&w.avail()[..n]);
-            w.take(n);
-            if rh.len() < rh_len {
-                continue;
+            rec_start = w.offset + (pos - w.at) as u64;
+            let rh = &w.buf[pos..pos + rh_len];
+            let len = match layout.record_len(rh) {
+                Ok(len) => len,
+                Err(b) => {
+                    bad = Some(Error::malformed(b.describe(layout)).at(rec_start));
+                    break;
+                }
+            };
+            if sink.begin_record(len, rh, &w.buf[run..pos])? {
+                run = pos;
             }
-            let len = layout
-                .record_len(&rh)
-                .map_err(|bad| Error::malformed(bad.describe(layout)).at(rec_start))?;
-            sink.begin_record(len, &rh)?;
-            sink.write(&rh)?;
+            pos += rh_len;
             body = len - rh_len as u64;
-            rh.clear();
             if body == 0 {
                 sink.end_record();
             }
         }
+        sink.write(&w.buf[run..pos])?;
+        w.take(pos - w.at);
+        if body == 0 {
+            // An incomplete header (if any) starts here.
+            rec_start = w.offset;
+        }
+        if let Some(e) = bad {
+            return Err(e);
+        }
         sink.tick()?;
-        sink.flush()?;
-        let mid_record = body > 0 || !rh.is_empty();
+        let mid_record = body > 0 || !w.avail().is_empty();
         let deadline = if mid_record { None } else { sink.deadline() };
         match w.fill(src, deadline)? {
             Event::Data(_) => {}
@@ -342,7 +374,7 @@ fn pump(w: &mut Walk, src: &mut Source, sink: &mut Sink, layout: &Layout) -> Res
                 if mid_record {
                     return Err(Error::malformed(format!(
                         "the stream ended inside a record ({} of its bytes received); the records before it are kept",
-                        w.offset - rec_start
+                        w.offset + w.avail().len() as u64 - rec_start
                     ))
                     .at(rec_start));
                 }

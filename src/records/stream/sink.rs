@@ -5,7 +5,7 @@
 //! `--exec CMD` run on each finished piece, one at a time.
 
 use super::exec::Exec;
-use crate::error::{Context, Result, ResultExt};
+use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::records::output::{MappedWriter, OutOpts, OutputFile, WriteMode};
 use crate::records::pieces::{Entry, ManifestLog, Namer, fingerprint};
 use std::collections::VecDeque;
@@ -34,19 +34,19 @@ struct Open {
     out: OutputFile,
     /// Pre-sized and mapped (`--write mmap`).
     capacity: u64,
-    /// Bytes received but not yet written (one write per 256 KiB, not two
-    /// per record); `len` counts them.
-    pending: Vec<u8>,
     /// Bytes written (a record may be incomplete at the end).
     len: u64,
     /// Length up to the end of the last whole record.
     whole: u64,
+    /// Length of the record being received (header included).
+    cur: u64,
     records: u64,
     opened: Instant,
     first: u64,
-    last: u64,
-    /// Fingerprint of the record being received.
-    fp: u64,
+    /// Headers of the record being received and of the last whole one
+    /// (fingerprinted when the piece closes, not per record).
+    cur_rh: Vec<u8>,
+    last_rh: Vec<u8>,
     index: u64,
 }
 
@@ -101,16 +101,29 @@ impl Sink {
         (o.records > 0).then(|| o.opened + std::time::Duration::from_secs(secs))
     }
 
-    /// A record of `len` bytes (header included) begins with `header`:
-    /// close the open piece if it must, open one if none is.
-    pub(crate) fn begin_record(&mut self, len: u64, rec_header: &[u8]) -> Result<()> {
+    /// A record of `len` bytes (header included) begins with `rec_header`;
+    /// `unwritten` holds the bytes of the records before it that the caller
+    /// has not yet passed to [`Sink::write`] (it writes runs of records
+    /// straight from its read buffer, one write per run). Close the open
+    /// piece if it must — `unwritten` is written to it first, and true is
+    /// returned: the caller's run starts again at this record — and open
+    /// one if none is.
+    pub(crate) fn begin_record(
+        &mut self,
+        len: u64,
+        rec_header: &[u8],
+        unwritten: &[u8],
+    ) -> Result<bool> {
         let hdr = self.header.len() as u64;
+        let mut wrote = false;
         if let Some(o) = &self.open {
             let full = o.records > 0
                 && (o.whole + len > self.rotation.size
                     || self.rotation.records.is_some_and(|n| o.records >= n)
                     || self.deadline().is_some_and(|d| Instant::now() >= d));
             if full {
+                self.write(unwritten)?;
+                wrote = true;
                 self.close()?;
             }
         }
@@ -124,9 +137,11 @@ impl Sink {
             self.open_piece((hdr + len).max(self.rotation.size))?;
         }
         if let Some(o) = self.open.as_mut() {
-            o.fp = fingerprint(rec_header);
+            o.cur = len;
+            o.cur_rh.clear();
+            o.cur_rh.extend_from_slice(rec_header);
         }
-        Ok(())
+        Ok(wrote)
     }
 
     fn open_piece(&mut self, capacity: u64) -> Result<()> {
@@ -141,14 +156,14 @@ impl Sink {
         let mut o = Open {
             out,
             capacity: if mapped { capacity } else { 0 },
-            pending: Vec::with_capacity(PENDING),
             len: 0,
             whole: 0,
+            cur: 0,
             records: 0,
             opened: Instant::now(),
             first: 0,
-            last: 0,
-            fp: 0,
+            cur_rh: Vec::new(),
+            last_rh: Vec::new(),
             index,
         };
         let header = std::mem::take(&mut self.header);
@@ -160,7 +175,11 @@ impl Sink {
         Ok(())
     }
 
-    /// Bytes of the current record.
+    /// Bytes of records begun with [`Sink::begin_record`], in order (a run
+    /// of several records, or part of one), written to the open piece now:
+    /// the caller passes everything it read before it waits for input, so
+    /// a slow stream (a live capture) reaches the file as it arrives — a
+    /// `kill -9` loses nothing that was read.
     pub(crate) fn write(&mut self, b: &[u8]) -> Result<()> {
         match self.open.as_mut() {
             Some(o) => write(o, b),
@@ -168,25 +187,15 @@ impl Sink {
         }
     }
 
-    /// Write what is pending to the open piece: called before every wait
-    /// for input, so a slow stream (a live capture) reaches the file as it
-    /// arrives — a `kill -9` loses nothing that was read — while a fast one
-    /// is written a buffer at a time.
-    pub(crate) fn flush(&mut self) -> Result<()> {
-        match self.open.as_mut() {
-            Some(o) => flush(o),
-            None => Ok(()),
-        }
-    }
-
-    /// The current record is complete.
+    /// The current record is complete (its bytes may still be in the
+    /// caller's run).
     pub(crate) fn end_record(&mut self) {
         if let Some(o) = self.open.as_mut() {
             if o.records == 0 {
-                o.first = o.fp;
+                o.first = fingerprint(&o.cur_rh);
             }
-            o.last = o.fp;
-            o.whole = o.len;
+            std::mem::swap(&mut o.cur_rh, &mut o.last_rh);
+            o.whole += o.cur;
             o.records += 1;
         }
     }
@@ -194,11 +203,23 @@ impl Sink {
     /// Close the open piece at its last whole record and rename it into
     /// place (nothing open: nothing to do).
     pub(crate) fn close(&mut self) -> Result<()> {
-        let Some(mut o) = self.open.take() else {
+        let Some(o) = self.open.take() else {
             return Ok(());
         };
-        flush(&mut o)?;
-        if o.len != o.whole {
+        if o.len < o.whole {
+            // The caller writes every record it reports whole before a
+            // piece can close; a shorter file would be padded with zeros.
+            return Err(Error::new(
+                Kind::Io,
+                format!(
+                    "{}: {} bytes of whole records but {} written (a bug: please report it)",
+                    self.namer.file_name(o.index),
+                    o.whole,
+                    o.len
+                ),
+            ));
+        }
+        if o.len > o.whole {
             log::warn!(
                 "{}: the {} bytes of an unfinished record are not kept",
                 self.namer.file_name(o.index),
@@ -220,7 +241,11 @@ impl Sink {
             bytes: o.whole,
             records: o.records,
             first: o.first,
-            last: o.last,
+            last: if o.records > 0 {
+                fingerprint(&o.last_rh)
+            } else {
+                0
+            },
         })?;
         log::debug!("wrote {} ({} bytes)", done.path.display(), done.bytes);
         self.exec.submit(&done.path);
@@ -277,32 +302,18 @@ impl Sink {
     }
 }
 
-/// Bytes gathered before one write to the piece.
-const PENDING: usize = 256 << 10;
-
-/// Append `b` to the open piece (through the pending buffer).
+/// Append `b` to the open piece.
 fn write(o: &mut Open, b: &[u8]) -> Result<()> {
-    o.pending.extend_from_slice(b);
-    o.len += b.len() as u64;
-    if o.pending.len() >= PENDING {
-        flush(o)?;
-    }
-    Ok(())
-}
-
-/// Write the pending bytes to the piece.
-fn flush(o: &mut Open) -> Result<()> {
-    if o.pending.is_empty() {
+    if b.is_empty() {
         return Ok(());
     }
-    let at = o.len - o.pending.len() as u64;
     if o.capacity > 0 {
         let mut w = MappedWriter::new(&o.out);
-        w.write(&o.pending, at)?;
+        w.write(b, o.len)?;
         w.finish()?;
     } else {
-        o.out.write_at(&o.pending, at)?;
+        o.out.write_at(b, o.len)?;
     }
-    o.pending.clear();
+    o.len += b.len() as u64;
     Ok(())
 }
