@@ -7,9 +7,11 @@
 //!
 //! * [`check`]: per-type counts, interfaces, packets, timestamps, damage
 //! * [`split`]: pieces = section prefix + whole blocks, never over `--size`
+//! * [`recover`]: the longest prefix of whole, valid blocks
 //! * join lives in `records::join::pcapng` (it shares the set checks)
 
 pub(crate) mod check;
+pub(crate) mod recover;
 pub(crate) mod split;
 
 use super::input::Input;
