@@ -9,7 +9,8 @@
 //! pcap, a captured length above the original length or the snaplen. Payload
 //! bytes are not checked. A clean file is left alone; a file header of zero
 //! bytes only (a pre-sized output killed before its first write) leaves
-//! nothing to recover.
+//! nothing to recover. pcapng is scanned block by block in
+//! `records::pcapng::recover`; the writing is shared.
 
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts, read_uint};

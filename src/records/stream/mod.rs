@@ -11,6 +11,9 @@
 //! keeps the newest N; `--exec CMD` runs on each. SIGINT, SIGTERM and SIGHUP
 //! finish the current piece at its last whole record and rename it into
 //! place: these records exist nowhere else.
+//!
+//! A pcapng stream is framed block by block in [`pcapng`]: its pieces
+//! begin with the section prefix, as a pcapng file's split pieces do.
 
 mod exec;
 mod pcapng;
