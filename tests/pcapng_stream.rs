@@ -415,3 +415,65 @@ fn dumpcap_live_capture_when_it_can() {
     let bytes = std::fs::read(&stream).unwrap();
     judge(&t, &d, Some(40 << 10), &bytes, &frames(Path::new(&stream)));
 }
+
+/// SIGKILL mid-stream with `--write mmap` (a piece pre-sized to the limit:
+/// its tail is zeros), then `recover` on the stale temporary: a prefix of
+/// the stream ending at a whole block, read by tshark.
+#[test]
+fn sigkill_mid_stream_then_recover_the_pcapng_temporary() {
+    let peers = peers();
+    let t = TempDir::new("ngkill9");
+    let data = std::fs::read(fixture("multi-section")).unwrap();
+    let d = t.join("out");
+    let mut child = mmkit()
+        .args([
+            "split",
+            "-",
+            "--size",
+            "1M",
+            "--no-sync",
+            "--write",
+            "mmap",
+            "-o",
+        ])
+        .arg(&d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let cut = 15_001;
+    stdin.write_all(&data[..cut]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(if emulated() { 2000 } else { 700 }));
+    child.kill().unwrap();
+    let _ = child.wait();
+    drop(stdin);
+    let tmp = names(&d)
+        .into_iter()
+        .find(|n| n.ends_with(".tmp"))
+        .expect("the killed split's temporary");
+    let tmp = d.join(tmp);
+    let out = t.join("recovered.pcapng");
+    let o = mmkit()
+        .arg("recover")
+        .arg(&tmp)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("zero"), "{}", stdout(&o));
+    let got = std::fs::read(&out).unwrap();
+    let want = unknown_section_lengths(data.clone());
+    assert!(got.len() > 1000 && got.len() <= cut, "{}", got.len());
+    assert!(got == want[..got.len()], "a prefix of the stream");
+    let c = run(&["check", &out.to_string_lossy()]);
+    assert!(c.status.success(), "{}", stdout(&c));
+    if peers {
+        let all = frames(Path::new(&fixture("multi-section")));
+        let f = frames(&out);
+        assert!(!f.is_empty() && f[..] == all[..f.len()]);
+    }
+}
