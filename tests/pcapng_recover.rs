@@ -184,10 +184,11 @@ fn cut_and_recover(data: &[u8], ends: &[u64], packet: &[bool], cut: usize, peers
     }
 }
 
-/// Every cut offset of an editcap-made capture (every 13th under emulation,
-/// plus every block boundary and its neighbours), as dry runs: the report
-/// names the longest whole-block prefix. The boundaries ±1 are recovered
-/// for real and checked; every 8th is read by capinfos and tshark.
+/// Every cut offset of an editcap-made capture, as dry runs: the report
+/// names the longest whole-block prefix (under emulation, where a process
+/// start costs ~70 ms, every 31st offset). The block boundaries ±1 are
+/// recovered for real and checked (every 3rd under emulation); every 8th is
+/// read by capinfos and tshark.
 #[test]
 fn every_cut_of_an_editcap_capture_keeps_the_longest_whole_block_prefix() {
     if !peers() {
@@ -197,10 +198,9 @@ fn every_cut_of_an_editcap_capture_keeps_the_longest_whole_block_prefix() {
     let data = editcap_pcapng(&t, "3K");
     let (ends, packet) = blocks(&data);
     assert!(ends.len() > 8, "{ends:?}");
-    let step = if emulated() { 13 } else { 1 };
-    let near = |c: usize| ends.iter().any(|&x| (x as usize).abs_diff(c) <= 1);
+    let step = if emulated() { 31 } else { 1 };
     let cut_path = t.join("cut.pcapng");
-    for cut in (24..=data.len()).filter(|&c| c % step == 0 || near(c) || c == data.len()) {
+    for cut in (24..=data.len()).filter(|&c| c % step == 0 || c == data.len()) {
         std::fs::write(&cut_path, &data[..cut]).unwrap();
         let o = run(&["recover", "-n", &s(&cut_path)]);
         let (len, nblocks, packets) = expected(&ends, &packet, cut as u64);
@@ -223,6 +223,9 @@ fn every_cut_of_an_editcap_capture_keeps_the_longest_whole_block_prefix() {
         }
     }
     for (i, &x) in ends.iter().enumerate() {
+        if emulated() && i % 3 != 1 {
+            continue;
+        }
         for cut in [x.saturating_sub(1), x, x + 1] {
             if (cut as usize) <= data.len() {
                 cut_and_recover(&data, &ends, &packet, cut as usize, i % 8 == 1);
