@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # ci/bench.sh: mmkit against the usual tools, on tmpfs and on the disk.
 #
-# Not part of the tests. Measures, on a generated pcap and a generated
-# seed-layout file (1 GiB each; --quick: 128 MiB):
+# Not part of the tests. Measures, on a generated pcap, a generated
+# seed-layout file and a pcapng (editcap -F pcapng of a generated pcap)
+# (1 GiB each; --quick: 128 MiB):
 #   split:  mmkit split (--write kernel, --write mmap; fsync by default, and
 #           --no-sync to show what durability costs) vs cp, split -b 100M,
 #           tcpdump -r IN -w OUT -C 100 (pcap only)
 #   stream: cat IN | mmkit split - (fsync by default, and --no-sync) vs
 #           cat IN | tcpdump -r - -C 100 and cat IN | cat > OUT, the
-#           pipe-to-file limit (pcap only)
+#           pipe-to-file limit (pcap, pcapng; tcpdump on pcap only)
 #   check:  mmkit check vs cat IN >/dev/null
 #   copy:   mmkit copy --method mmap|read|kernel|auto vs cp
 #   memory: peak RSS (/usr/bin/time -v) of every command, and of mmkit split
@@ -26,7 +27,8 @@
 # Full run: about 7 minutes on the 2-vCPU build machine; --quick: about 1.
 #
 # Usage: ci/bench.sh [--quick] [--runs N] [--size SIZE] [--big SIZE]
-#                    [--fs "tmpfs disk"] [--out DIR] [--no-build] [--no-readmmap]
+#                    [--fs "tmpfs disk"] [--layouts "pcap seed pcapng"]
+#                    [--out DIR] [--no-build] [--no-readmmap] [--no-big]
 # Environment: BENCH_TMPFS (default /dev/shm), BENCH_DISK (default /var/tmp),
 #              MMKIT (binary to use; default target/release/mmkit, built here).
 set -euo pipefail
@@ -39,6 +41,8 @@ RUNS=""
 SIZE=""
 BIG=""
 FSES="tmpfs disk"
+LAYOUTS="pcap seed pcapng"
+BIGRUN=1
 OUT="docs/bench"
 BUILD=1
 READMMAP=1
@@ -55,6 +59,8 @@ while (($#)); do
     --size) SIZE=${2:?--size needs a size}; shift ;;
     --big) BIG=${2:?--big needs a size}; shift ;;
     --fs) FSES=${2:?--fs needs a list}; shift ;;
+    --layouts) LAYOUTS=${2:?--layouts needs a list}; shift ;;
+    --no-big) BIGRUN=0 ;;
     --out) OUT=${2:?--out needs a directory}; shift ;;
     --no-build) BUILD=0 ;;
     --no-readmmap) READMMAP=0 ;;
@@ -86,6 +92,7 @@ ensure_tools() {
     command -v tcpdump >/dev/null || missing+=(tcpdump)
     command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
     command -v split >/dev/null || missing+=(coreutils)
+    command -v editcap >/dev/null || missing+=(tshark)
     if ((${#missing[@]})); then
         [[ $EUID -eq 0 ]] || die "missing ${missing[*]}: install them or run as root"
         echo "== installing ${missing[*]}"
@@ -189,12 +196,20 @@ bench_layout() {
     local w=${WORK[$fs]} in size run tool tools
     in=$w/in.$layout
     echo "== $fs / $layout: generating $SIZE"
-    "$MMKIT" -q gen "$in" --layout "$layout" --size "$SIZE" --seed 7
+    if [[ $layout == pcapng ]]; then
+        # editcap's pcapng of a generated pcap: one SHB, one IDB, EPBs.
+        "$MMKIT" -q gen "$w/ng.pcap" --layout pcap --size "$SIZE" --seed 7
+        editcap -F pcapng "$w/ng.pcap" "$in"
+        rm -f -- "$w/ng.pcap"
+    else
+        "$MMKIT" -q gen "$in" --layout "$layout" --size "$SIZE" --seed 7
+    fi
     size=$(stat -c %s "$in")
     cat "$in" >/dev/null # warm the cache
-    tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check
-        mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto)
-    [[ $layout == pcap ]] && tools+=(tcpdump-C pipe-cat pipe-tcpdump mmkit-split-stream mmkit-split-stream-nosync)
+    tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check)
+    [[ $layout == pcapng ]] || tools+=(mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto)
+    [[ $layout == pcap ]] && tools+=(tcpdump-C pipe-tcpdump)
+    [[ $layout == seed ]] || tools+=(pipe-cat mmkit-split-stream mmkit-split-stream-nosync)
     tools+=(mmkit-split-nosync)
     for ((run = 1; run <= RUNS; run++)); do
         echo "-- $fs / $layout: run $run of $RUNS"
@@ -221,7 +236,7 @@ bench_layout() {
 }
 
 for fs in $FSES; do
-    for layout in pcap seed; do
+    for layout in $LAYOUTS; do
         bench_layout "$fs" "$layout"
     done
 done
@@ -231,18 +246,20 @@ done
 BIGFS=disk
 [[ " $FSES " == *" disk "* ]] || BIGFS=${FSES%% *}
 w=${WORK[$BIGFS]}
-echo "== $BIGFS / big: generating $BIG sparse seed-layout input"
-"$MMKIT" -q gen "$w/big.seed" --layout seed --size "$BIG" --sparse --seed 7
-bsize=$(stat -c %s "$w/big.seed")
-for tool in mmkit-split-default mmkit-split-mmap mmkit-check; do
-    fresh "$w/o"
-    case $tool in
-    mmkit-split-default) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" ;;
-    mmkit-split-mmap) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" --write mmap ;;
-    mmkit-check) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q check "$w/big.seed" ;;
-    esac
-done
-rm -rf -- "$w/o" "$w/big.seed"
+if ((BIGRUN)); then
+    echo "== $BIGFS / big: generating $BIG sparse seed-layout input"
+    "$MMKIT" -q gen "$w/big.seed" --layout seed --size "$BIG" --sparse --seed 7
+    bsize=$(stat -c %s "$w/big.seed")
+    for tool in mmkit-split-default mmkit-split-mmap mmkit-check; do
+        fresh "$w/o"
+        case $tool in
+        mmkit-split-default) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" ;;
+        mmkit-split-mmap) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q split "$w/big.seed" -o "$w/o" --write mmap ;;
+        mmkit-check) measure "$BIGFS" big "$bsize" "$tool" 1 "$MMKIT" -q check "$w/big.seed" ;;
+        esac
+    done
+    rm -rf -- "$w/o" "$w/big.seed"
+fi
 
 # The read-vs-mmap experiment on each filesystem.
 if ((READMMAP)); then
@@ -313,8 +330,9 @@ function line(fs, lay, what, a, b, target,   r, cr, ok) {
 END {
     printf "%-6s %-5s %-40s %6s %6s  %-8s %s\n", "fs", "input", "measure", "wall", "cpu", "target", "verdict (wall-clock medians)"
     n = split("tmpfs disk", fss, " ")
-    for (i = 1; i <= n; i++) for (j = 1; j <= 2; j++) {
-        fs = fss[i]; lay = (j == 1) ? "pcap" : "seed"
+    nl = split("pcap seed pcapng", lays, " ")
+    for (i = 1; i <= n; i++) for (j = 1; j <= nl; j++) {
+        fs = fss[i]; lay = lays[j]
         if (!((fs "," lay) in seen)) continue
         line(fs, lay, "mmkit split --write kernel / cp", "mmkit-split-kernel", "cp", 1.15)
         line(fs, lay, "mmkit split --write mmap / cp", "mmkit-split-mmap", "cp", 1.15)
@@ -346,6 +364,38 @@ END {
     printf "\n%d target(s) missed\n", missed
 }' "$RES" | tee "$TGT"
 
+# Pair by pair: in each run, the tool's time over its baseline's measured
+# just before it (same round), then the median of those ratios per input;
+# drift and a noisy neighbour hit both sides of each pair.
+awk -F, '
+NR == 1 { next }
+{ t[$1 "," $2 "," $4 "," $5] = $6; seen[$1 "," $2] = 1; if ($5 + 0 > runs) runs = $5 + 0 }
+function med(a, n,   i, j, x) {
+    for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function pair(g, what, a, b,   r, n, k, lo, hi) {
+    n = 0; delete r
+    for (k = 1; k <= runs; k++)
+        if ((g "," a "," k) in t && (g "," b "," k) in t && t[g "," b "," k] > 0) r[++n] = t[g "," a "," k] / t[g "," b "," k]
+    if (n == 0) return
+    lo = r[1]; hi = r[1]; for (k = 2; k <= n; k++) { if (r[k] < lo) lo = r[k]; if (r[k] > hi) hi = r[k] }
+    split(g, p, ",")
+    printf "%-6s %-6s %-36s %6.3f  (%d pairs, %.3f..%.3f)\n", p[1], p[2], what, med(r, n), n, lo, hi
+}
+END {
+    printf "\n%-6s %-6s %-36s %6s  %s\n", "fs", "input", "pair-by-pair ratio (median of runs)", "ratio", "(pairs, range)"
+    for (g in seen) order[++ng] = g
+    for (i = 2; i <= ng; i++) { x = order[i]; for (j = i - 1; j >= 1 && order[j] > x; j--) order[j + 1] = order[j]; order[j + 1] = x }
+    for (i = 1; i <= ng; i++) {
+        g = order[i]
+        pair(g, "split --size 100M / cp", "mmkit-split-kernel", "cp")
+        pair(g, "split --no-sync / cp", "mmkit-split-nosync", "cp")
+        pair(g, "check / cat", "mmkit-check", "cat")
+        pair(g, "cat | split - / cat | cat", "mmkit-split-stream", "pipe-cat")
+    }
+}' "$RAW" | tee -a "$TGT"
+
 # Which --write mode is faster (medians over all inputs measured).
 awk -F, 'NR > 1 && $4 == "mmkit-split-kernel" { k += $6 } NR > 1 && $4 == "mmkit-split-mmap" && $2 != "big" { m += $6 }
 END { if (k > 0 && m > 0) printf "\nsplit --write kernel: %.3f s, --write mmap: %.3f s (sum of medians): %s is faster\n", k, m, (k <= m) ? "kernel" : "mmap" }' "$RES" | tee -a "$TGT"
@@ -359,7 +409,7 @@ $2 == "big" { next }
 { v[$4, $1 "-" $2] = $9; have[$1 "-" $2] = 1 }
 END {
     nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap mmkit-split-nosync cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto pipe-cat pipe-tcpdump mmkit-split-stream mmkit-split-stream-nosync", tools, " ")
-    nc0 = split("tmpfs-pcap tmpfs-seed disk-pcap disk-seed", all, " ")
+    nc0 = split("tmpfs-pcap tmpfs-seed tmpfs-pcapng disk-pcap disk-seed disk-pcapng", all, " ")
     nc = 0
     for (c = 1; c <= nc0; c++) if (all[c] in have) cols[++nc] = all[c]
     printf "tool"; for (c = 1; c <= nc; c++) printf " %s", cols[c]; printf "\n"

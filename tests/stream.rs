@@ -426,27 +426,6 @@ fn memory_stays_flat_on_a_long_stream() {
 }
 
 #[test]
-fn a_pcapng_stream_is_refused_clearly() {
-    let t = TempDir::new("ngstream");
-    let f = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/pcapng/fixtures/single.pcapng"
-    );
-    let data = std::fs::read(f).expect("the pcapng fixture");
-    let mut child = split_stdin(&["-o", &t.s("out")]);
-    let mut stdin = child.stdin.take().unwrap();
-    let _ = stdin.write_all(&data);
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("not yet pcapng streams"),
-        "{}",
-        stderr(&o)
-    );
-}
-
-#[test]
 fn follow_ends_when_the_writer_closes_the_file() {
     let t = TempDir::new("follow-close");
     let f = t.s("rec.dat");

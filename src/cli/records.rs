@@ -232,7 +232,7 @@ with_layout_flags! {
     /// keep the longest prefix of whole records of a file cut by a power loss or a kill
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "recover",
-        note = "Drops a torn last record, a zero-filled tail, and everything after the first implausible record; writes the rest atomically to -o OUT (default: NAME.recovered.EXT beside FILE; for a split's temporary .NAME.mmkit-PID-N.tmp, from NAME) or truncates FILE with --in-place. A clean file is left alone (exit 0, nothing written). Exit 3 when the file header itself is damaged, 6 when the file is being written.",
+        note = "Drops a torn last record, a zero-filled tail, and everything after the first implausible record (pcapng: the first block that is not whole and valid, or names an interface its section never described); writes the rest atomically to -o OUT (default: NAME.recovered.EXT beside FILE; for a split's temporary .NAME.mmkit-PID-N.tmp, from NAME) or truncates FILE with --in-place. A clean file is left alone (exit 0, nothing written). Exit 3 when the file header itself is damaged, 6 when the file is being written.",
         example = "mmkit recover /mnt/usb/capture.0007.pcap")]
     pub struct RecoverArgs {
         /// the damaged file

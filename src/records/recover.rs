@@ -9,7 +9,8 @@
 //! pcap, a captured length above the original length or the snaplen. Payload
 //! bytes are not checked. A clean file is left alone; a file header of zero
 //! bytes only (a pre-sized output killed before its first write) leaves
-//! nothing to recover.
+//! nothing to recover. pcapng is scanned block by block in
+//! `records::pcapng::recover`; the writing is shared.
 
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts, read_uint};
@@ -59,6 +60,8 @@ pub(crate) struct RecoverReport {
     /// Before a zero-filled tail, the last kept record's payload ends in
     /// this many zero bytes: it may be torn.
     pub(crate) torn: Option<u64>,
+    /// pcapng: blocks kept and dropped (`records` are its packets).
+    pub(crate) blocks: Option<Blocks>,
     pub(crate) action: Action,
 }
 
@@ -70,6 +73,9 @@ impl RecoverReport {
     /// Render the report (a few lines) into `s`.
     pub(crate) fn render(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
         let p = self.path.display();
+        if let Some(b) = &self.blocks {
+            return self.render_pcapng(b, s);
+        }
         if self.action == Action::Clean {
             return writeln!(
                 s,
@@ -88,6 +94,40 @@ impl RecoverReport {
         if let Some((why, at)) = &self.reason {
             writeln!(s, "  why:      {why} at byte {at} (0x{at:X})")?;
         }
+        self.render_tail(s)
+    }
+
+    /// pcapng: packets and blocks, kept and dropped.
+    fn render_pcapng(&self, b: &Blocks, s: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let p = self.path.display();
+        if self.action == Action::Clean {
+            return writeln!(
+                s,
+                "{p}: nothing to recover ({} packets in {} blocks, {} bytes, clean)",
+                self.records, b.kept, self.size
+            );
+        }
+        writeln!(s, "{p}: RECOVERABLE")?;
+        writeln!(s, "  layout:   {}", self.layout)?;
+        writeln!(
+            s,
+            "  kept:     {} packets, {} bytes, {} blocks",
+            self.records, self.kept, b.kept
+        )?;
+        writeln!(
+            s,
+            "  dropped:  {} bytes{}",
+            self.dropped(),
+            dropped_blocks(b)
+        )?;
+        if let Some((why, at)) = &self.reason {
+            writeln!(s, "  why:      {why} at byte {at} (0x{at:X})")?;
+        }
+        self.render_tail(s)
+    }
+
+    /// The torn warning and what was done.
+    fn render_tail(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
         if let Some(z) = self.torn {
             writeln!(
                 s,
@@ -104,6 +144,17 @@ impl RecoverReport {
             Action::Truncated => writeln!(s, "  truncated to {} bytes", self.kept),
         }
     }
+}
+
+/// The dropped whole blocks of a pcapng report, if any.
+fn dropped_blocks(b: &Blocks) -> String {
+    if b.dropped == 0 {
+        return String::new();
+    }
+    format!(
+        ", among them {} whole blocks ({} packets) from the damage on",
+        b.dropped, b.dropped_packets
+    )
 }
 
 /// The default output: `NAME.recovered.EXT` beside the input; for the
@@ -173,13 +224,27 @@ fn being_written(path: &Path, before: &Stamp, now: &Stamp) -> Error {
 
 /// What the walk found: the layout, the whole plausible records and bytes
 /// kept, and why the rest is dropped (the damage and its offset).
-struct Scan {
-    layout: Layout,
-    records: u64,
-    kept: u64,
-    reason: Option<(String, u64)>,
+pub(crate) struct Scan {
+    /// The layout as the report names it.
+    pub(crate) layout: String,
+    pub(crate) header_len: u64,
+    pub(crate) records: u64,
+    pub(crate) kept: u64,
+    pub(crate) reason: Option<(String, u64)>,
     /// Zero bytes ending the last kept record's payload, before a zero tail.
-    torn: Option<u64>,
+    pub(crate) torn: Option<u64>,
+    /// pcapng: the blocks kept and those dropped.
+    pub(crate) blocks: Option<Blocks>,
+}
+
+/// pcapng's account of blocks (the packets are `records`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Blocks {
+    pub(crate) kept: u64,
+    /// Whole, well-framed blocks from the damage on (the damaged one
+    /// included when only its meaning is wrong), and the packets among them.
+    pub(crate) dropped: u64,
+    pub(crate) dropped_packets: u64,
 }
 
 /// Walk the file; keep the longest prefix of whole, plausible records.
@@ -234,11 +299,13 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
         _ => None,
     };
     Ok(Scan {
-        layout,
+        layout: layout.describe(),
+        header_len: hl,
         records,
         kept,
         reason,
         torn,
+        blocks: None,
     })
 }
 
@@ -284,20 +351,27 @@ pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
     let before = stamp(src.file(), &o.input)?;
     let Scan {
         layout,
+        header_len,
         records,
         kept,
         reason,
         torn,
-    } = scan(&mut src, &o.layout)?;
+        blocks,
+    } = if super::pcapng::wanted(&src, &o.layout)? {
+        super::pcapng::recover::scan(&mut src, &o.layout)?
+    } else {
+        scan(&mut src, &o.layout)?
+    };
     let mut r = RecoverReport {
         path: o.input.clone(),
-        layout: layout.describe(),
+        layout,
         size: src.len(),
-        header_len: layout.header_len as u64,
+        header_len,
         records,
         kept,
         reason,
         torn,
+        blocks,
         action: Action::Clean,
     };
     let now = stamp(src.file(), &o.input)?;

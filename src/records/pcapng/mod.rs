@@ -7,9 +7,11 @@
 //!
 //! * [`check`]: per-type counts, interfaces, packets, timestamps, damage
 //! * [`split`]: pieces = section prefix + whole blocks, never over `--size`
+//! * [`recover`]: the longest prefix of whole, valid blocks
 //! * join lives in `records::join::pcapng` (it shares the set checks)
 
 pub(crate) mod check;
+pub(crate) mod recover;
 pub(crate) mod split;
 
 use super::input::Input;
@@ -24,6 +26,11 @@ use crate::pcapng::{
 /// Bytes of a non-prefix block read for the walk: enough for every fixed
 /// field `check` decodes and for a packet's fingerprint.
 const HEAD: usize = 64;
+
+/// Blocks up to this long are looked at through one slice of the input's
+/// window (longer ones: the trailer, then the head, so a big block never
+/// needs a window of its size).
+const ONE_SLICE: u64 = 64 << 10;
 
 /// Bytes of a packet block that make its fingerprint (timestamps, lengths
 /// and the first packet bytes).
@@ -152,10 +159,25 @@ impl BlockWalk {
                 have: left,
             }));
         }
+        self.buf.clear();
+        if len <= ONE_SLICE {
+            // One slice of the window for the trailer and the head: two
+            // lookups per block instead of three (check: 1/3 less time).
+            let b = src.bytes(self.pos, h.byte_len())?;
+            if let Err(d) = h.check_trailer(&b[b.len() - 4..]) {
+                return Ok(Err(d));
+            }
+            let n = if matches!(h.block_type, SHB | IDB | DSB) {
+                b.len()
+            } else {
+                b.len().min(HEAD)
+            };
+            self.buf.extend_from_slice(&b[..n]);
+            return Ok(check_body(&h, &self.buf)).map(|r| r.map(|()| h));
+        }
         if let Err(d) = h.check_trailer(src.bytes(self.pos + len - 4, 4)?) {
             return Ok(Err(d));
         }
-        self.buf.clear();
         if matches!(h.block_type, SHB | IDB | DSB) {
             // Kept by the section prefix; small and rare (pread, not the window).
             self.buf.resize(h.byte_len(), 0);

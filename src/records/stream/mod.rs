@@ -11,12 +11,16 @@
 //! keeps the newest N; `--exec CMD` runs on each. SIGINT, SIGTERM and SIGHUP
 //! finish the current piece at its last whole record and rename it into
 //! place: these records exist nowhere else.
+//!
+//! A pcapng stream is framed block by block in [`pcapng`]: its pieces
+//! begin with the section prefix, as a pcapng file's split pieces do.
 
 mod exec;
+mod pcapng;
 mod sink;
 mod source;
 
-use super::layout::{Layout, LayoutOpts};
+use super::layout::{Layout, LayoutKind, LayoutOpts};
 use super::output::{OutOpts, WriteMode};
 use super::pieces::{Manifest, ManifestLog, Namer, check_prefix, name_parts};
 use crate::error::{Context, Error, Kind, Result};
@@ -184,13 +188,42 @@ fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
     Ok(true)
 }
 
-/// Read the file header: enough bytes to resolve the layout, then all of it.
-fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(Layout, Vec<u8>)> {
+/// How the stream's records are framed.
+enum Framing {
+    /// A record layout (pcap, seed, custom).
+    Records(Layout),
+    /// pcapng blocks: the section prefix after the first SHB, the largest block.
+    Pcapng(crate::pcapng::Prefix, u32),
+}
+
+impl Framing {
+    fn describe(&self) -> String {
+        match self {
+            Framing::Records(l) => l.describe(),
+            Framing::Pcapng(..) => "pcapng".into(),
+        }
+    }
+    fn ext(&self) -> &'static str {
+        match self {
+            Framing::Records(l) if l.name == "pcap" => ".pcap",
+            Framing::Records(_) => ".dat",
+            Framing::Pcapng(..) => ".pcapng",
+        }
+    }
+}
+
+/// Read the file header: enough bytes to resolve the layout, then all of
+/// it (pcapng: the first Section Header Block, Section Length -1).
+fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(Framing, Vec<u8>)> {
     fill_to(w, src, 24)?;
-    if crate::pcapng::looks_like_pcapng(w.avail()) {
-        return Err(Error::usage(
-            "this stream is pcapng: mmkit splits pcapng files, not yet pcapng streams (write the capture to a file, or capture with -F pcap)",
-        ));
+    let ng = crate::pcapng::looks_like_pcapng(w.avail());
+    if lopts.layout == LayoutKind::Pcapng || (ng && lopts.layout == LayoutKind::Auto) {
+        if let Err(e) = crate::pcapng::detect(w.avail()) {
+            return Err(Error::malformed(e.to_string()).at(0));
+        }
+        let max = super::pcapng::max_block(lopts);
+        let (header, prefix) = pcapng::read_shb(w, src, max)?;
+        return Ok((Framing::Pcapng(prefix, max), header));
     }
     let layout = lopts.resolve(w.avail())?;
     let need = layout.header_len;
@@ -203,7 +236,7 @@ fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(La
     }
     let header = w.avail()[..need].to_vec();
     w.take(need);
-    Ok((layout, header))
+    Ok((Framing::Records(layout), header))
 }
 
 pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
@@ -224,7 +257,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         end: 0,
         offset: 0,
     };
-    let (layout, header) = read_header(&mut w, &mut src, &o.layout)?;
+    let (framing, header) = read_header(&mut w, &mut src, &o.layout)?;
     let hdr = header.len() as u64;
     if o.rotation.size <= hdr {
         return Err(Error::usage(format!(
@@ -233,14 +266,9 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         )));
     }
     let (prefix, ext) = if o.input.as_os_str() == "-" {
-        let ext = if layout.name == "pcap" {
-            ".pcap"
-        } else {
-            ".dat"
-        };
         (
             o.prefix.clone().unwrap_or_else(|| "stdin".into()),
-            ext.to_string(),
+            framing.ext().to_string(),
         )
     } else {
         name_parts(&o.input, o.prefix.as_deref())
@@ -255,7 +283,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     let head = Manifest {
         input: name,
         input_bytes: 0,
-        layout: layout.describe(),
+        layout: framing.describe(),
         complete: false,
         pieces: Vec::new(),
     };
@@ -277,7 +305,11 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     );
     // From here on a terminating signal finishes the current piece.
     crate::sys::fault::graceful(wake_w.as_raw_fd());
-    let r = pump(&mut w, &mut src, &mut sink, &layout);
+    let describe = framing.describe();
+    let r = match framing {
+        Framing::Records(layout) => pump(&mut w, &mut src, &mut sink, &layout),
+        Framing::Pcapng(prefix, max) => pcapng::pump(&mut w, &mut src, &mut sink, prefix, max),
+    };
     let (signal, failure) = match r {
         Ok(sig) => (sig, None),
         Err(e) => (None, Some(e)),
@@ -289,7 +321,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     }
     let kept = done.iter().filter(|d| d.path.exists()).count();
     Ok(StreamReport {
-        layout: layout.describe(),
+        layout: describe,
         bytes: w.offset,
         records: done.iter().map(|d| d.records).sum(),
         pieces: done,

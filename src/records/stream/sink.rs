@@ -40,6 +40,9 @@ struct Open {
     whole: u64,
     /// Length of the record being received (header included).
     cur: u64,
+    /// Whole records (pcapng: blocks) after the header, and the records
+    /// that count as such (pcapng: packets).
+    blocks: u64,
     records: u64,
     opened: Instant,
     first: u64,
@@ -98,7 +101,7 @@ impl Sink {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let secs = self.rotation.seconds?;
         let o = self.open.as_ref()?;
-        (o.records > 0).then(|| o.opened + std::time::Duration::from_secs(secs))
+        (o.blocks > 0).then(|| o.opened + std::time::Duration::from_secs(secs))
     }
 
     /// A record of `len` bytes (header included) begins with `rec_header`;
@@ -117,7 +120,7 @@ impl Sink {
         let hdr = self.header.len() as u64;
         let mut wrote = false;
         if let Some(o) = &self.open {
-            let full = o.records > 0
+            let full = o.blocks > 0
                 && (o.whole + len > self.rotation.size
                     || self.rotation.records.is_some_and(|n| o.records >= n)
                     || self.deadline().is_some_and(|d| Instant::now() >= d));
@@ -159,6 +162,7 @@ impl Sink {
             len: 0,
             whole: 0,
             cur: 0,
+            blocks: 0,
             records: 0,
             opened: Instant::now(),
             first: 0,
@@ -190,14 +194,30 @@ impl Sink {
     /// The current record is complete (its bytes may still be in the
     /// caller's run).
     pub(crate) fn end_record(&mut self) {
+        self.end_block(true);
+    }
+
+    /// The current record (a pcapng block) is complete; `counts`: it is
+    /// one of the records the report, `--records` and the manifest count
+    /// (pcapng: a packet block).
+    pub(crate) fn end_block(&mut self, counts: bool) {
         if let Some(o) = self.open.as_mut() {
-            if o.records == 0 {
-                o.first = fingerprint(&o.cur_rh);
-            }
-            std::mem::swap(&mut o.cur_rh, &mut o.last_rh);
             o.whole += o.cur;
-            o.records += 1;
+            o.blocks += 1;
+            if counts {
+                if o.records == 0 {
+                    o.first = fingerprint(&o.cur_rh);
+                }
+                std::mem::swap(&mut o.cur_rh, &mut o.last_rh);
+                o.records += 1;
+            }
         }
+    }
+
+    /// What the next piece begins with (pcapng: its section's prefix as it
+    /// stands now); the open piece is not touched.
+    pub(crate) fn set_header(&mut self, header: Vec<u8>) {
+        self.header = header;
     }
 
     /// Close the open piece at its last whole record and rename it into
