@@ -6,6 +6,7 @@
 # file), it times
 #   mmkit check FILE           against  busybox cat FILE >/dev/null
 #                                       busybox dd if=FILE of=/dev/null bs=128k
+#   mmkit check --access mmap|read      (the fixed modes, against dd)
 #   mmkit split FILE (pieces)  against  busybox cp FILE COPY
 # one command after the other in each round, takes each ratio within its
 # round and prints the median over the rounds; then it runs `mmkit bench
@@ -68,7 +69,8 @@ timed() {
     fi
 }
 
-# pair NAME FILE: FIG_RUNS rounds of cat, dd, check, cp and split on FILE.
+# pair NAME FILE: FIG_RUNS rounds of cat, dd, check (auto, mmap, read), cp
+# and split on FILE.
 pair() {
     nm=$1
     f=$2
@@ -82,6 +84,10 @@ pair() {
         tdd=$US
         timed mmkit -q check "$f"
         tck=$US
+        timed mmkit -q check --access mmap "$f"
+        tckm=$US
+        timed mmkit -q check --access read "$f"
+        tckr=$US
         rm -rf "$D/o" && mkdir -p "$D/o"
         timed /bin/busybox cp "$f" "$D/o/copy"
         tcp=$US
@@ -90,7 +96,7 @@ pair() {
         tsp=$US
         pieces=$(find "$D/o" -type f ! -name '*.manifest' | wc -l)
         rm -rf "$D/o"
-        times="$times $tcat:$tdd:$tck:$tcp:$tsp"
+        times="$times $tcat:$tdd:$tck:$tcp:$tsp:$tckm:$tckr"
         r=$((r + 1))
     done
     # per round: check/cat, check/dd, split/cp; medians of those and of the
@@ -110,9 +116,12 @@ pair() {
             split($i, t, ":")
             cat[i] = t[1]; dd[i] = t[2]; cp[i] = t[4]
             ck[i] = t[3] / t[1]; cd[i] = t[3] / t[2]; sp[i] = t[5] / t[4]
+            cm[i] = t[6] / t[2]; cr[i] = t[7] / t[2]; dd2[i] = dd3[i] = t[2]
         }
         show("check/cat", ck, cat, "busybox cat (sendfile)")
         show("check/dd", cd, dd, "busybox dd bs=128k")
+        show("check-mmap/dd", cm, dd2, "--access mmap; busybox dd")
+        show("check-read/dd", cr, dd3, "--access read; busybox dd")
         show("split/cp", sp, cp, pieces " pieces of " piece "; busybox cp")
     }'
     [ "$NERR" = 0 ] || bench "$nm-errors" - "$NERR commands failed (the ratios above mean nothing); first: $ERRS"
