@@ -27,7 +27,10 @@
 #   MMKIT_QEMU_JOBS     boots run at the same time (default 2)
 #   MMKIT_DIST          where <target>/mmkit, <target>/mmkit-controls, ipk/ are (default <repo>/dist)
 #   MMKIT_QEMU_FIGURES  on-device figures in the relaxed boots: 1 (default: 32 MiB inputs,
-#                       `bench --quick --max 4M --scan-size 4M`), full (64 MiB, `bench --quick`), 0 (none)
+#                       `bench --quick --max 4M --scan-size 4M`), full (64 MiB, `bench --quick`),
+#                       icount (as 1, with the relaxed boots under `-icount shift=0`: guest time
+#                       counts instructions, 1 ns each, so the figures do not depend on the
+#                       host's load; these boots then run only the figures, no checks), 0 (none)
 #   MMKIT_QEMU_INJECT   self-test of the harness (must make it fail): "hang" (the guest
 #                       stops before its marker), "fake-mmkit" (/bin/mmkit is a script
 #                       that prints 0 for everything)
@@ -64,8 +67,8 @@ for b in "${BOOTS[@]}"; do
     esac
 done
 case $FIGURES in
-0 | 1 | full) ;;
-*) die "unknown MMKIT_QEMU_FIGURES '$FIGURES' (0, 1, full)" ;;
+0 | 1 | full | icount) ;;
+*) die "unknown MMKIT_QEMU_FIGURES '$FIGURES' (0, 1, full, icount)" ;;
 esac
 
 T0=$(date +%s)
@@ -267,16 +270,17 @@ mkdir -p "$WORK"
 # -------------------------------------------------------------------- boots
 # boot NAME -> console log in $WORK/NAME.log, qemu exit code in $WORK/NAME.rc
 boot() {
-    local name=$1 relaxed="" rc=0
+    local name=$1 relaxed="" rc=0 icount=()
     case $name in *-relaxed) relaxed=" iomem=relaxed" ;; esac
+    if [ -n "$relaxed" ] && [ "$FIGURES" = icount ]; then icount=(-icount shift=0); fi
     case $name in
     arm-*)
-        timeout --kill-after=10 "$TIMEOUT" qemu-system-arm -M virt -cpu cortex-a15 -m 256 \
+        timeout --kill-after=10 "$TIMEOUT" qemu-system-arm -M virt -cpu cortex-a15 -m 256 "${icount[@]}" \
             -nographic -nic none -no-reboot -kernel "$ARM_KERNEL" -initrd "$WORK/initrd-arm.gz" \
             -append "console=ttyAMA0$relaxed" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
         ;;
     mips-*)
-        timeout --kill-after=10 "$TIMEOUT" qemu-system-mipsel -M malta -cpu 24Kc -m 256 \
+        timeout --kill-after=10 "$TIMEOUT" qemu-system-mipsel -M malta -cpu 24Kc -m 256 "${icount[@]}" \
             -nographic -vga none -nic none -no-reboot -kernel "$MIPS_KERNEL" -initrd "$WORK/initrd-mips.gz" \
             -append "console=ttyS0$relaxed" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
         ;;

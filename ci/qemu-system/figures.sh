@@ -1,7 +1,8 @@
 # shellcheck shell=dash
 # On-device figures (sourced by /init with lib.sh after the checks of the
 # iomem=relaxed boots; /etc/mmkit-figures holds MMKIT_QEMU_FIGURES: 0 = off,
-# 1 = the CI default, full = bigger inputs and the whole `bench --quick`).
+# 1 = the CI default, full = bigger inputs and the whole `bench --quick`,
+# icount = as 1, the boot runs under `-icount shift=0`).
 # On files in a tmpfs made here with `mmkit gen` (a pcap and a seed-layout
 # file), it times
 #   mmkit check FILE           against  busybox cat FILE >/dev/null
@@ -24,7 +25,8 @@
 # has no %N), else /proc/uptime (10 ms).
 : "${ARCH:?}"
 
-case $(cat /etc/mmkit-figures 2>/dev/null) in
+FIG_MODE=$(cat /etc/mmkit-figures 2>/dev/null)
+case $FIG_MODE in
 full) FIG_SIZE=64M FIG_PIECE=16M FIG_BENCH="" ;;
 *) FIG_SIZE=32M FIG_PIECE=8M FIG_BENCH="--max 4M --scan-size 4M" ;;
 esac
@@ -44,6 +46,7 @@ else
 fi
 clock
 FIG_BASE=${CLK%.*}
+[ "$FIG_MODE" != icount ] || FIG_CLOCK="$FIG_CLOCK, virtual: -icount shift=0, 1 ns per instruction"
 now() {
     clock
     clk_s=${CLK%.*}
