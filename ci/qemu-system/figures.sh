@@ -9,9 +9,9 @@
 #                                       busybox dd if=FILE of=/dev/null bs=128k
 #   mmkit check --access mmap|read      (the fixed modes, against dd)
 #   mmkit split FILE (pieces)  against  busybox cp FILE COPY
-# one command after the other in each round, takes each ratio within its
-# round and prints the median over the rounds; then it runs `mmkit bench
-# --quick` and prints its read()/mmap ratios. Output, for ci/qemu-system.sh:
+# one command after the other in each round (3 rounds; full: 5), takes each
+# ratio within its round and prints the median over the rounds; then it runs
+# `mmkit bench --quick` and prints its read()/mmap ratios. Output, for ci/qemu-system.sh:
 #   MMKIT-BENCH <name> <ratio|-> <detail>
 # Informational only: a timing is never a pass/fail check. Emulation distorts
 # absolute time; the ratios compare two programs on the same emulated CPU.
@@ -27,10 +27,9 @@
 
 FIG_MODE=$(cat /etc/mmkit-figures 2>/dev/null)
 case $FIG_MODE in
-full) FIG_SIZE=64M FIG_PIECE=16M FIG_BENCH="" ;;
-*) FIG_SIZE=32M FIG_PIECE=8M FIG_BENCH="--max 4M --scan-size 4M" ;;
+full) FIG_SIZE=64M FIG_PIECE=16M FIG_BENCH="" FIG_RUNS=5 ;;
+*) FIG_SIZE=32M FIG_PIECE=8M FIG_BENCH="--max 4M --scan-size 4M" FIG_RUNS=3 ;;
 esac
-FIG_RUNS=5
 D=/mnt/fig
 
 bench() { echo "MMKIT-BENCH $*"; }
