@@ -153,7 +153,7 @@ if mount -t tmpfs -o size=160m tmpfs "$D"; then
     # shellcheck disable=SC2086
     timed mmkit bench --quick $FIG_BENCH --dir "$D" --csv "$D/bench.csv"
     if [ "$RC" = 0 ]; then
-        awk -F, -v took="$US" -v args="--quick $FIG_BENCH" '
+        awk -F, -v took="$US" -v args="--quick${FIG_BENCH:+ $FIG_BENCH}" '
         $1 == "notes" || $1 == "sweep" { m[$1, $3] = $7; if ($1 == "sweep") big = $2 }
         $1 == "scan" || $1 == "walk" {
             if ($3 ~ /^read/) m[$1, "read"] = $7; else if ($3 == "mmap") m[$1, "mmap"] = $7
