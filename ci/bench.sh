@@ -22,7 +22,9 @@
 #
 # Writes under --out (default docs/bench): raw.csv (every run), results.csv
 # (medians and ratios), targets.txt (the ratio table), summary.md (the tables
-# in Markdown), machine.txt, readmmap-<fs>.{csv,txt,dat} (mmkit bench), and
+# in Markdown), machine.txt (CPU model, kernel, memory, filesystems, tools,
+# load; printed first; the CPU model also heads targets.txt and summary.md),
+# readmmap-<fs>.{csv,txt,dat} (mmkit bench), and
 # tools.{svg,png}, readmmap.{svg,png} (gnuplot, docs/bench/plot.gp).
 # Full run: about 7 minutes on the 2-vCPU build machine; --quick: about 1.
 #
@@ -147,11 +149,30 @@ echo "fs,layout,size_bytes,tool,run,seconds,cpu_seconds,peak_rss_kib" >"$RAW"
 
 # ---- machine description ----------------------------------------------------
 
+# cpu_model: the CPU's name as the kernel or lscpu gives it: `model name`
+# (x86, 32-bit ARM), `cpu model` (MIPS), lscpu's decoded "Model name" (arm64
+# lists only implementer and part numbers), `uarch` (RISC-V), else uname -m;
+# with the L2 cache size when lscpu knows it.
+cpu_model() {
+    local m l2
+    m=$(awk -F': *' '/^(model name|cpu model|uarch)[[:space:]]*:/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+    if [[ -z $m ]] && command -v lscpu >/dev/null; then
+        m=$(lscpu 2>/dev/null | awk -F': *' '/^Model name:/ { print $2; exit }')
+    fi
+    [[ -n $m ]] || m="unknown $(uname -m) CPU"
+    if command -v lscpu >/dev/null; then
+        l2=$(lscpu 2>/dev/null | awk -F': *' '/^L2 cache:/ { print $2; exit }')
+        [[ -z $l2 ]] || m="$m, L2 $l2"
+    fi
+    printf '%s\n' "$m"
+}
+CPU_MODEL="$(nproc) x $(cpu_model)"
+
 {
     echo "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "mmkit:     $("$MMKIT" --version) ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))"
     echo "kernel:    $(uname -srm)"
-    echo "cpu:       $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "cpu:       $CPU_MODEL"
     echo "memory:    $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     for fs in $FSES; do
         echo "$fs:$(printf '%*s' $((10 - ${#fs})) '')${BASE[$fs]} ($(stat -f -c %T "${BASE[$fs]}"), $(findmnt -n -o SOURCE --target "${BASE[$fs]}" 2>/dev/null | head -n 1 || echo '?'))"
@@ -328,6 +349,7 @@ function line(fs, lay, what, a, b, target,   r, cr, ok) {
     if (ok == "MISSED") missed++
 }
 END {
+    printf "cpu: %s\n\n", cpu
     printf "%-6s %-5s %-40s %6s %6s  %-8s %s\n", "fs", "input", "measure", "wall", "cpu", "target", "verdict (wall-clock medians)"
     n = split("tmpfs disk", fss, " ")
     nl = split("pcap seed pcapng", lays, " ")
@@ -362,7 +384,7 @@ END {
         if (ok == "MISSED") missed++
     }
     printf "\n%d target(s) missed\n", missed
-}' "$RES" | tee "$TGT"
+}' cpu="$CPU_MODEL" "$RES" | tee "$TGT"
 
 # Pair by pair: in each run, the tool's time over its baseline's measured
 # just before it (same round), then the median of those ratios per input;
@@ -420,6 +442,8 @@ END {
 
 # summary.md: the tables for docs/benchmarks.md, in Markdown.
 {
+    echo "CPU: $CPU_MODEL; $(uname -sr); $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
     echo "| fs | input | measure | wall ratio | CPU ratio | target | verdict |"
     echo "|---|---|---|---:|---:|---|---|"
     awk 'NR > 1 && NF >= 7 && $1 != "" && $NF ~ /met|MISSED/ {

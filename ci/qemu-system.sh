@@ -13,6 +13,11 @@
 # exits 1 if anything failed (a guest that hangs or never prints the marker is a
 # failure). See docs/qemu-system.md.
 #
+# The relaxed boots then time mmkit against busybox on files in the guest's
+# tmpfs (ci/qemu-system/figures.sh) and print `MMKIT-BENCH <name> <ratio>
+# <detail>` lines: informational figures, never pass/fail. They are printed
+# as `BENCH <boot>/<name> ...` and written to <work>/figures.txt.
+#
 # Usage: ci/qemu-system.sh [BOOT...]   BOOT: arm-relaxed arm-strict mips-relaxed
 #                                            mips-strict (default: all four)
 # Environment:
@@ -21,6 +26,11 @@
 #   MMKIT_QEMU_TIMEOUT  seconds per boot before it counts as hung (default 300)
 #   MMKIT_QEMU_JOBS     boots run at the same time (default 2)
 #   MMKIT_DIST          where <target>/mmkit, <target>/mmkit-controls, ipk/ are (default <repo>/dist)
+#   MMKIT_QEMU_FIGURES  on-device figures in the relaxed boots: 1 (default: 32 MiB inputs,
+#                       `bench --quick --max 4M --scan-size 4M`), full (64 MiB, `bench --quick`),
+#                       icount (as 1, with the relaxed boots under `-icount shift=0`: guest time
+#                       counts instructions, 1 ns each, so the figures do not depend on the
+#                       host's load; these boots then run only the figures, no checks), 0 (none)
 #   MMKIT_QEMU_INJECT   self-test of the harness (must make it fail): "hang" (the guest
 #                       stops before its marker), "fake-mmkit" (/bin/mmkit is a script
 #                       that prints 0 for everything)
@@ -32,6 +42,7 @@ CACHE=${MMKIT_QEMU_CACHE:-/var/cache/mmkit-qemu}
 WORK=${MMKIT_QEMU_WORK:-$ROOT/target/qemu-system}
 TIMEOUT=${MMKIT_QEMU_TIMEOUT:-300}
 JOBS=${MMKIT_QEMU_JOBS:-2}
+FIGURES=${MMKIT_QEMU_FIGURES:-1}
 DIST=${MMKIT_DIST:-$ROOT/dist}
 
 ARM_TARGET=armv7-unknown-linux-gnueabihf
@@ -55,6 +66,10 @@ for b in "${BOOTS[@]}"; do
     *) die "unknown boot '$b' (arm-relaxed, arm-strict, mips-relaxed, mips-strict)" ;;
     esac
 done
+case $FIGURES in
+0 | 1 | full | icount) ;;
+*) die "unknown MMKIT_QEMU_FIGURES '$FIGURES' (0, 1, full, icount)" ;;
+esac
 
 T0=$(date +%s)
 
@@ -238,8 +253,9 @@ make_initrd() {
     # the register maps, where the packages install them
     mkdir -p "$tree/etc/mmkit"
     install -m 0644 "$ROOT"/regmaps/*.regs "$tree/etc/mmkit/"
-    install -m 0644 "$HERE"/lib.sh "$HERE"/checks-*.sh "$tree/tests/"
+    install -m 0644 "$HERE"/lib.sh "$HERE"/checks-*.sh "$HERE"/figures.sh "$tree/tests/"
     echo "$arch" >"$tree/etc/mmkit-arch"
+    echo "$FIGURES" >"$tree/etc/mmkit-figures"
     echo "$ipkarch" >"$tree/etc/mmkit-ipk-arch"
     ipk=$(find "$DIST/ipk" -maxdepth 1 -name "mmkit_*_${ipkarch}.ipk" 2>/dev/null | sort | tail -n1 || true)
     if [ -n "$ipk" ]; then cp "$ipk" "$tree/pkg/mmkit.ipk"; fi
@@ -254,16 +270,17 @@ mkdir -p "$WORK"
 # -------------------------------------------------------------------- boots
 # boot NAME -> console log in $WORK/NAME.log, qemu exit code in $WORK/NAME.rc
 boot() {
-    local name=$1 relaxed="" rc=0
+    local name=$1 relaxed="" rc=0 icount=()
     case $name in *-relaxed) relaxed=" iomem=relaxed" ;; esac
+    if [ -n "$relaxed" ] && [ "$FIGURES" = icount ]; then icount=(-icount shift=0); fi
     case $name in
     arm-*)
-        timeout --kill-after=10 "$TIMEOUT" qemu-system-arm -M virt -cpu cortex-a15 -m 256 \
+        timeout --kill-after=10 "$TIMEOUT" qemu-system-arm -M virt -cpu cortex-a15 -m 256 "${icount[@]}" \
             -nographic -nic none -no-reboot -kernel "$ARM_KERNEL" -initrd "$WORK/initrd-arm.gz" \
             -append "console=ttyAMA0$relaxed" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
         ;;
     mips-*)
-        timeout --kill-after=10 "$TIMEOUT" qemu-system-mipsel -M malta -cpu 24Kc -m 256 \
+        timeout --kill-after=10 "$TIMEOUT" qemu-system-mipsel -M malta -cpu 24Kc -m 256 "${icount[@]}" \
             -nographic -vga none -nic none -no-reboot -kernel "$MIPS_KERNEL" -initrd "$WORK/initrd-mips.gz" \
             -append "console=ttyS0$relaxed" </dev/null >"$WORK/$name.log" 2>&1 || rc=$?
         ;;
@@ -321,6 +338,24 @@ for b in "${BOOTS[@]}"; do
         fail=$((fail + 1))
     fi
 done
+# ---------------------------------------------------------------- figures
+# The guests' MMKIT-BENCH lines, informational (not counted above).
+FIG="$WORK/figures.txt"
+{
+    echo "# on-device figures (ci/qemu-system/figures.sh): ratios of medians, pair by pair;"
+    echo "# emulated CPUs (QEMU TCG): only the ratios mean something, not the times"
+    echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'); mmkit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "# host: $(nproc) x $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(qemu-system-arm --version | head -n1)"
+    echo "# kernels: ${ARM_KPKG:-} ${MIPS_KPKG:-}; MMKIT_QEMU_FIGURES=$FIGURES"
+    for b in "${BOOTS[@]}"; do
+        tr -d '\r' <"$WORK/$b.log" | sed -n "s|.*MMKIT-BENCH \([^ ]*\) |BENCH $b/\1 |p"
+    done
+} >"$FIG"
+if grep -q '^BENCH' "$FIG"; then
+    grep '^BENCH' "$FIG"
+    printf 'figures (informational): %s\n' "$FIG"
+fi
+
 T1=$(date +%s)
 printf '%d passed, %d failed, %d skipped (%ss wall; logs in %s)\n' \
     "$pass" "$fail" "$skip" "$((T1 - T0))" "$WORK"
