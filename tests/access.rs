@@ -97,3 +97,34 @@ fn verbose_says_what_auto_chose_and_why() {
     let e = stderr(&run_spans(&["-v", "check", &input, "--access", "read"]));
     assert!(!e.contains("--access auto"), "{e}");
 }
+
+#[test]
+fn damage_is_reported_alike_in_every_mode() {
+    let t = TempDir::new("access-bad");
+    for layout in ["pcap", "seed"] {
+        let input = t.s(&format!("in.{layout}"));
+        ok(&["gen", &input, "--layout", layout, "--size", "3M"]);
+        let mut data = std::fs::read(&input).unwrap();
+        // Garbage over a stretch in the middle (some header in it breaks),
+        // and a truncated last record.
+        for b in &mut data[1_500_000..1_500_400] {
+            *b = 0xFF;
+        }
+        data.truncate(data.len() - 7);
+        let bad = t.s(&format!("bad.{layout}"));
+        std::fs::write(&bad, &data).unwrap();
+        let mut reports = Vec::new();
+        for access in ["mmap", "read", "auto"] {
+            let o = mmkit()
+                .env("MMKIT_AUTO_SPAN", "65536")
+                .args(["check", &bad, "--access", access])
+                .output()
+                .unwrap();
+            reports.push((o.status.code(), stdout(&o)));
+        }
+        assert!(reports[0].1.contains("DAMAGED"), "{:?}", reports[0]);
+        assert!(reports[0].1.contains("problem:"), "{:?}", reports[0]);
+        assert_eq!(reports[0], reports[1], "{layout}: mmap vs read");
+        assert_eq!(reports[0], reports[2], "{layout}: mmap vs auto");
+    }
+}

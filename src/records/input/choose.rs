@@ -258,7 +258,7 @@ mod tests {
         run(&mut c, 40, 20, 10, &mut now);
         assert_eq!(c.best, Way::Read);
         // Records turn sparse: the mapping becomes far cheaper.
-        let ways = run(&mut c, 40, 1, 4, &mut now);
+        let ways = run(&mut c, 40, 1, 2, &mut now);
         assert_eq!(c.best, Way::Map);
         assert!(ways[30..].iter().all(|&w| w == Way::Map));
         assert_eq!(c.totals().0 + c.totals().1, 80 * 100);

@@ -282,6 +282,29 @@ impl Input {
         Ok(&w.bytes()[rel..rel + n])
     }
 
+    /// Like [`Self::bytes`], but over a read buffer the slice runs on to
+    /// the buffer's end (at least `n` bytes), so a walk can decode many
+    /// headers per call; over a mapping it is `[off, off+n)`.
+    pub(crate) fn ahead(&mut self, off: u64, n: usize) -> Result<&[u8]> {
+        self.bytes(off, n)?;
+        let Some(w) = self.cur.as_ref() else {
+            return Err(Error::new(Kind::Io, "no window mapped").with_path(&self.path));
+        };
+        let rel = (off - w.start) as usize;
+        Ok(match &w.data {
+            Data::Buf(b) => &b.as_slice()[rel..],
+            Data::Map(m) => &m.bytes()[rel..rel + n],
+        })
+    }
+
+    /// Count `k` more accesses in the current window (records decoded from
+    /// an [`Self::ahead`] slice), for the density estimate.
+    pub(crate) fn touched(&mut self, k: u32) {
+        if let Some(w) = self.cur.as_mut() {
+            w.touches = w.touches.saturating_add(k);
+        }
+    }
+
     /// Bookkeeping after an access at `off`: density, populate-ahead and
     /// release-behind for mapped windows.
     fn note_access(&mut self, off: u64, n: usize) {
