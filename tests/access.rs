@@ -96,6 +96,27 @@ fn verbose_says_what_auto_chose_and_why() {
     assert!(!stderr(&run_spans(&["check", &input])).contains("--access auto"));
     let e = stderr(&run_spans(&["-v", "check", &input, "--access", "read"]));
     assert!(!e.contains("--access auto"), "{e}");
+    // A stream has only read().
+    let o = mmkit()
+        .args([
+            "-v",
+            "split",
+            "-",
+            "-o",
+            &t.s("d"),
+            "--size",
+            "1M",
+            "--no-sync",
+        ])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a stream: read with read()"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
