@@ -4,7 +4,7 @@
 //! Which path walks records faster depends on the CPU, the kernel and the
 //! filesystem (a mapping pays page-table work per page, pread pays a copy
 //! of every byte), so no rule fixed in advance is right everywhere. The
-//! input is cut into spans (1/128 of it, 1–8 MiB). The first four spans are
+//! input is cut into spans (1/256 of it, 1–4 MiB). The first four spans are
 //! walked map, read, read, map (drift hits both alike); the path that
 //! walked more input bytes per microsecond of this thread's CPU time wins
 //! and is used from then on. CPU time of the walking thread, not wall time:
@@ -12,8 +12,9 @@
 //!
 //! The loser is sampled again now and then: after `interval` spans of the
 //! winner it gets one span, compared with the winner's spans on either side.
-//! Each time it loses again the interval doubles (8 → 128 spans), so the
-//! slower path walks a few percent of the input at most. A winner's span
+//! The interval doubles after every sample (8 → 128 spans), so the slower
+//! path walks a few percent of the input at most, and a re-sample switches
+//! only for a lead of more than 5% (noise must not make it flip-flop). A winner's span
 //! whose rate moves threefold (dense records turning sparse, say)
 //! triggers a new sample at once. Large sparse records, where the mapping
 //! touches a fraction of the pages, cost a sample only a few records of
@@ -51,9 +52,12 @@ const BASE_INTERVAL: u32 = 8;
 /// ...and at most (doubling each time the loser loses again).
 const MAX_INTERVAL: u32 = 128;
 /// Spans per input (the span is clamped to [MIN_SPAN, MAX_SPAN]).
-const SPANS: u64 = 128;
+const SPANS: u64 = 256;
 const MIN_SPAN: u64 = 1 << 20;
-const MAX_SPAN: u64 = 8 << 20;
+const MAX_SPAN: u64 = 4 << 20;
+/// A re-sample switches only when the loser is this much faster (noise
+/// on a shared machine must not make the walk flip-flop).
+const HYSTERESIS: f64 = 1.05;
 
 /// The measuring state of one input walked with `--access auto`.
 pub(super) struct Chooser {
@@ -192,9 +196,24 @@ impl Chooser {
 
     fn decide(&mut self) -> Verdict {
         let (m, r) = (rate(self.acc[0]), rate(self.acc[1]));
-        let best = if r > m { Way::Read } else { Way::Map };
+        let margin = if self.first { 1.0 } else { HYSTERESIS };
+        let best = match self.best {
+            _ if self.first => {
+                if r > m {
+                    Way::Read
+                } else {
+                    Way::Map
+                }
+            }
+            Way::Map if r > m * margin => Way::Read,
+            Way::Read if m > r * margin => Way::Map,
+            b => b,
+        };
         let switched = best != self.best;
-        self.interval = if self.first || switched {
+        // The interval grows with every round, switch or not: a choice
+        // flipped by noise must not bring back frequent sampling. Only a
+        // real change of the input (`moved` in `tick`) resets it.
+        self.interval = if self.first {
             BASE_INTERVAL
         } else {
             (self.interval * 2).min(MAX_INTERVAL)
