@@ -227,7 +227,8 @@ bench_layout() {
     fi
     size=$(stat -c %s "$in")
     cat "$in" >/dev/null # warm the cache
-    tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check)
+    tools=(cp split-b mmkit-split-kernel mmkit-split-mmap cat mmkit-check
+        mmkit-check-mmap mmkit-check-read mmkit-split-access-mmap mmkit-split-access-read)
     [[ $layout == pcapng ]] || tools+=(mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto)
     [[ $layout == pcap ]] && tools+=(tcpdump-C pipe-tcpdump)
     [[ $layout == seed ]] || tools+=(pipe-cat mmkit-split-stream mmkit-split-stream-nosync)
@@ -242,6 +243,7 @@ bench_layout() {
             tcpdump-C) measure "$fs" "$layout" "$size" "$tool" "$run" tcpdump -Z root -r "$in" -w "$w/o/t" -C 100 ;;
             mmkit-split-kernel) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write kernel ;;
             mmkit-split-mmap) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --write mmap ;;
+            mmkit-split-access-*) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --access "${tool##*-}" ;;
             mmkit-split-nosync) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q split "$in" -o "$w/o" --size 100M --no-sync ;;
             pipe-cat) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | cat >"$2"' _ "$in" "$w/o/p" ;;
             pipe-tcpdump) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | tcpdump -Z root -r - -w "$2" -C 100 2>/dev/null' _ "$in" "$w/o/t" ;;
@@ -249,6 +251,7 @@ bench_layout() {
             mmkit-split-stream-nosync) measure "$fs" "$layout" "$size" "$tool" "$run" sh -c 'cat "$1" | "$2" -q split - -o "$3" --size 100MB --no-sync' _ "$in" "$MMKIT" "$w/o" ;;
             cat) measure "$fs" "$layout" "$size" "$tool" "$run" cat "$in" ;;
             mmkit-check) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q check "$in" ;;
+            mmkit-check-mmap | mmkit-check-read) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q check "$in" --access "${tool##*-}" ;;
             mmkit-copy-*) measure "$fs" "$layout" "$size" "$tool" "$run" "$MMKIT" -q copy "$in" "$w/o/copy" --method "${tool#mmkit-copy-}" ;;
             esac
         done
@@ -321,7 +324,7 @@ END {
         b = ""
         if (p[3] ~ /^mmkit-(split|copy)/ || p[3] == "split-b" || p[3] == "tcpdump-C") b = "cp"
         if (p[3] ~ /^mmkit-split-stream/ || p[3] == "pipe-tcpdump") b = "pipe-cat"
-        if (p[3] == "mmkit-check") b = "cat"
+        if (p[3] ~ /^mmkit-check/) b = "cat"
         bk = p[1] "," p[2] "," b
         r = ""; cr = ""
         if (b != "" && (bk in wall)) r = sprintf("%.3f", wall[k] / wall[bk])
@@ -348,6 +351,18 @@ function line(fs, lay, what, a, b, target,   r, cr, ok) {
     printf "%-6s %-5s %-40s %6.2f %s  <= %-5.2f %s\n", fs, lay, what, r, cr, target, ok
     if (ok == "MISSED") missed++
 }
+# --access auto against the faster of --access mmap and --access read
+# (issue 16: at most 5% slower), wall and CPU medians.
+function best(fs, lay, what, a, x, y,   bw, bc, r, cr, ok) {
+    if (!((fs "," lay "," a) in m) || !((fs "," lay "," x) in m) || !((fs "," lay "," y) in m)) return
+    bw = m[fs "," lay "," x]; if (m[fs "," lay "," y] < bw) bw = m[fs "," lay "," y]
+    bc = c[fs "," lay "," x]; if (c[fs "," lay "," y] < bc) bc = c[fs "," lay "," y]
+    r = m[fs "," lay "," a] / bw
+    cr = (bc > 0) ? sprintf("%6.2f", c[fs "," lay "," a] / bc) : "     -"
+    ok = (r <= 1.05) ? "met" : "MISSED"
+    printf "%-6s %-5s %-40s %6.2f %s  <= %-5.2f %s\n", fs, lay, what, r, cr, 1.05, ok
+    if (ok == "MISSED") missed++
+}
 END {
     printf "cpu: %s\n\n", cpu
     printf "%-6s %-5s %-40s %6s %6s  %-8s %s\n", "fs", "input", "measure", "wall", "cpu", "target", "verdict (wall-clock medians)"
@@ -366,6 +381,12 @@ END {
         line(fs, lay, "cat | mmkit split - / cat | tcpdump -C", "mmkit-split-stream", "pipe-tcpdump", 0.65)
         line(fs, lay, "cat | mmkit split - --no-sync / cat | cat", "mmkit-split-stream-nosync", "pipe-cat", 0)
         line(fs, lay, "mmkit copy --method auto / cp", "mmkit-copy-auto", "cp", 1.15)
+        line(fs, lay, "mmkit check --access mmap / cat", "mmkit-check-mmap", "cat", 0)
+        line(fs, lay, "mmkit check --access read / cat", "mmkit-check-read", "cat", 0)
+        line(fs, lay, "mmkit split --access mmap / cp", "mmkit-split-access-mmap", "cp", 0)
+        line(fs, lay, "mmkit split --access read / cp", "mmkit-split-access-read", "cp", 0)
+        best(fs, lay, "mmkit check (auto) / better fixed", "mmkit-check", "mmkit-check-mmap", "mmkit-check-read")
+        best(fs, lay, "mmkit split (auto) / better fixed", "mmkit-split-kernel", "mmkit-split-access-mmap", "mmkit-split-access-read")
     }
     for (k in rss) {
         split(k, p, ",")
@@ -430,7 +451,7 @@ NR == 1 { next }
 $2 == "big" { next }
 { v[$4, $1 "-" $2] = $9; have[$1 "-" $2] = 1 }
 END {
-    nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap mmkit-split-nosync cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto pipe-cat pipe-tcpdump mmkit-split-stream mmkit-split-stream-nosync", tools, " ")
+    nt = split("cp split-b tcpdump-C mmkit-split-kernel mmkit-split-mmap mmkit-split-nosync cat mmkit-check mmkit-copy-kernel mmkit-copy-mmap mmkit-copy-read mmkit-copy-auto pipe-cat pipe-tcpdump mmkit-split-stream mmkit-split-stream-nosync mmkit-check-mmap mmkit-check-read mmkit-split-access-mmap mmkit-split-access-read", tools, " ")
     nc0 = split("tmpfs-pcap tmpfs-seed tmpfs-pcapng disk-pcap disk-seed disk-pcapng", all, " ")
     nc = 0
     for (c = 1; c <= nc0; c++) if (all[c] in have) cols[++nc] = all[c]

@@ -11,6 +11,12 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
     if a.dry_run {
         return Err(Error::usage("-n (dry run) cannot plan a stream"));
     }
+    // A stream has no offsets to map: only read() reaches it.
+    log::debug!(
+        "{}: a stream: read with read() (--access {:?} applies to files)",
+        a.input.display(),
+        format!("{:?}", a.access).to_lowercase()
+    );
     let exec = match &a.exec {
         Some(c) => stream::exec_words(c).map_err(Error::usage)?,
         None => Vec::new(),

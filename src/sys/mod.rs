@@ -68,6 +68,20 @@ pub(crate) fn cpu_and_faults() -> (u64, u64) {
     }
 }
 
+/// CPU time (user + system) of the calling thread so far, in microseconds
+/// (0 if unknown). The thread CPU clock counts nanoseconds; getrusage's
+/// thread times come in scheduler ticks (4 ms here), too coarse to time a
+/// few milliseconds of work.
+pub(crate) fn thread_cpu_us() -> u64 {
+    use nix::time::{ClockId, clock_gettime};
+    match clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID) {
+        Ok(t) => (t.tv_sec() as u64)
+            .saturating_mul(1_000_000)
+            .saturating_add(t.tv_nsec() as u64 / 1000),
+        Err(_) => 0,
+    }
+}
+
 /// Drop a file's pages from the page cache (advice: errors are only logged).
 pub(crate) fn evict(f: &File) {
     use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};

@@ -10,13 +10,13 @@
 //! cannot map (ENODEV) fall back to pread into a buffer.
 //!
 //! Access modes (`--access`): `mmap` always maps; `read` always uses pread
-//! into a small buffer; `auto` (default) maps, and switches to a 128 KiB
-//! pread buffer while records are dense (many per MiB). A record walk is a
-//! chain of dependent loads: over a mapping each header costs a cache miss
-//! plus page-table work for every 4 KiB page, while pread streams the bytes
-//! like `cat` does and the walk then runs in cache (measured: 156 ms against
-//! 75 ms of CPU for a 512 MiB pcap on tmpfs; see docs/benchmarks.md). Large
-//! records keep the mapping, which touches only the pages holding headers.
+//! into a small page-aligned buffer; `auto` (default) measures both on the
+//! input and keeps the faster (see [`choose`]). A record walk is a chain of
+//! dependent loads: over a mapping each header costs a cache miss plus
+//! page-table work for every 4 KiB page, while pread streams the bytes like
+//! `cat` does and the walk then runs in cache; which costs less depends on
+//! the CPU, the kernel and the filesystem. Large sparse records favour the
+//! mapping, which touches only the pages holding headers.
 
 use super::output::read_input_at;
 use crate::error::{Context, Error, Kind, Result, ResultExt};
@@ -25,8 +25,10 @@ use crate::sys::fault::Role;
 use crate::sys::map::{Mapping, Spec};
 use crate::sys::{self, explain};
 
+mod choose;
 mod pagebuf;
 pub(crate) mod source;
+use choose::{Chooser, Way};
 use memmap2::Advice;
 use nix::errno::Errno;
 use pagebuf::PageBuf;
@@ -37,7 +39,7 @@ use std::path::{Path, PathBuf};
 /// How input bytes are reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// Map; use a pread buffer while records are dense.
+    /// Measure both on the input and keep the faster.
     #[default]
     Auto,
     /// Always map.
@@ -96,7 +98,7 @@ const RELEASE_STEP: usize = 2 << 20;
 const POPULATE_STEP: usize = 1 << 20;
 /// Accesses per populate step above which records count as dense.
 const DENSE_TOUCHES: u32 = 64;
-/// pread buffer while records are dense (fits L2 with room to spare).
+/// pread buffer (fits L2 with room to spare).
 const DENSE_BUF: usize = 128 << 10;
 /// Buffer size when the filesystem cannot map.
 const READ_FALLBACK: usize = 1 << 20;
@@ -171,6 +173,8 @@ pub(crate) struct Input {
     spare: PageBuf,
     /// Number of windows mapped so far (for tests and logging).
     maps: u64,
+    /// `--access auto`: the measurement choosing the way.
+    choose: Option<Chooser>,
 }
 
 impl Input {
@@ -187,6 +191,16 @@ impl Input {
         if opts.lock {
             check_memlock(window)?;
         }
+        let access = if opts.lock { Access::Mmap } else { opts.access };
+        // MMKIT_NO_MMAP=1 forces the pread() path used where mapping fails with ENODEV.
+        let use_read = std::env::var_os("MMKIT_NO_MMAP").is_some();
+        let choose = (access == Access::Auto && !use_read).then(|| {
+            // MMKIT_AUTO_SPAN=BYTES: shorter sample spans (tests).
+            let span = std::env::var("MMKIT_AUTO_SPAN")
+                .ok()
+                .and_then(|v| v.parse().ok());
+            Chooser::new(len, span)
+        });
         Ok(Input {
             file,
             path: path.to_path_buf(),
@@ -195,13 +209,13 @@ impl Input {
             lock: opts.lock,
             page: sys::page_size(),
             cur: None,
-            // MMKIT_NO_MMAP=1 forces the pread() path used where mapping fails with ENODEV.
-            use_read: std::env::var_os("MMKIT_NO_MMAP").is_some(),
+            use_read,
             can_populate: true,
             dense: false,
-            access: if opts.lock { Access::Mmap } else { opts.access },
+            access,
             spare: PageBuf::default(),
             maps: 0,
+            choose,
         })
     }
 
@@ -216,7 +230,7 @@ impl Input {
     }
     /// Largest `n` that [`Self::bytes`] should be asked for at once.
     pub(crate) fn max_chunk(&self) -> usize {
-        if self.use_read || self.access == Access::Read {
+        if self.use_read || self.access != Access::Mmap {
             READ_FALLBACK
         } else {
             self.window - self.page
@@ -242,6 +256,17 @@ impl Input {
                     .at(off),
             );
         }
+        if let Some(c) = &mut self.choose
+            && off >= c.end
+        {
+            let was = c.way();
+            if let Some(v) = c.tick(off, sys::thread_cpu_us()) {
+                log_verdict(&self.path, &v, c.rounds);
+            }
+            if c.way() != was {
+                self.drop_window();
+            }
+        }
         let hit = match &self.cur {
             Some(w) => off >= w.start && off + n as u64 <= w.start + w.bytes().len() as u64,
             None => false,
@@ -249,10 +274,7 @@ impl Input {
         if !hit {
             self.remap(off, n)?;
         }
-        if self.note_access(off, n) {
-            // Records turned out dense: continue with buffered reads.
-            self.remap(off, n)?;
-        }
+        self.note_access(off, n);
         let Some(w) = self.cur.as_ref() else {
             return Err(Error::new(Kind::Io, "no window mapped").with_path(&self.path));
         };
@@ -260,18 +282,40 @@ impl Input {
         Ok(&w.bytes()[rel..rel + n])
     }
 
+    /// Like [`Self::bytes`], but over a read buffer the slice runs on to
+    /// the buffer's end (at least `n` bytes), so a walk can decode many
+    /// headers per call; over a mapping it is `[off, off+n)`.
+    pub(crate) fn ahead(&mut self, off: u64, n: usize) -> Result<&[u8]> {
+        self.bytes(off, n)?;
+        let Some(w) = self.cur.as_ref() else {
+            return Err(Error::new(Kind::Io, "no window mapped").with_path(&self.path));
+        };
+        let rel = (off - w.start) as usize;
+        Ok(match &w.data {
+            Data::Buf(b) => &b.as_slice()[rel..],
+            Data::Map(m) => &m.bytes()[rel..rel + n],
+        })
+    }
+
+    /// Count `k` more accesses in the current window (records decoded from
+    /// an [`Self::ahead`] slice), for the density estimate.
+    pub(crate) fn touched(&mut self, k: u32) {
+        if let Some(w) = self.cur.as_mut() {
+            w.touches = w.touches.saturating_add(k);
+        }
+    }
+
     /// Bookkeeping after an access at `off`: density, populate-ahead and
-    /// release-behind for mapped windows. Returns true when the window
-    /// should be replaced by a buffered one (auto mode, dense records).
-    fn note_access(&mut self, off: u64, n: usize) -> bool {
+    /// release-behind for mapped windows.
+    fn note_access(&mut self, off: u64, n: usize) {
         let page = self.page;
         let Some(w) = self.cur.as_mut() else {
-            return false;
+            return;
         };
         let rel = (off - w.start) as usize;
         if let Data::Buf(_) = &w.data {
             w.touches = w.touches.saturating_add(1);
-            return false;
+            return;
         }
         if let Data::Map(m) = &w.data {
             // Map the page tables of the next chunk in one call instead of
@@ -281,9 +325,6 @@ impl Input {
             w.touches += 1;
             if rel + n > w.populated {
                 self.dense = w.touches >= DENSE_TOUCHES;
-                if self.dense && self.access == Access::Auto {
-                    return true;
-                }
                 let from = rel / page * page;
                 let to = ((rel + n + POPULATE_STEP).div_ceil(page) * page).min(m.len());
                 if self.dense
@@ -302,7 +343,20 @@ impl Input {
                 w.released = upto;
             }
         }
-        false
+    }
+
+    /// Drop the current window (keeping a buffer for reuse, and what it
+    /// told about the density of records).
+    fn drop_window(&mut self) {
+        if let Some(Win {
+            data: Data::Buf(b),
+            touches,
+            ..
+        }) = self.cur.take()
+        {
+            self.dense = (touches as u64) << 20 >= DENSE_TOUCHES as u64 * b.len().max(1) as u64;
+            self.spare = b;
+        }
     }
 
     /// Hint that `[off, off+n)` will be read soon (only inside the current
@@ -317,19 +371,12 @@ impl Input {
 
     fn remap(&mut self, off: u64, n: usize) -> Result<()> {
         // Unmap first: a 32-bit process may not have room for two windows.
-        // A buffered window tells how dense the records were in it.
-        if let Some(Win {
-            data: Data::Buf(b),
-            touches,
-            ..
-        }) = self.cur.take()
-        {
-            self.dense = (touches as u64) << 20 >= DENSE_TOUCHES as u64 * b.len().max(1) as u64;
-            self.spare = b;
-        }
-        let buffered = self.use_read
-            || self.access == Access::Read
-            || (self.access == Access::Auto && self.dense);
+        self.drop_window();
+        let buffered = match (&self.choose, self.access) {
+            _ if self.use_read => true,
+            (Some(c), _) => c.way() == Way::Read,
+            (None, a) => a != Access::Mmap,
+        };
         // Has the file shrunk since we opened it? Cheaper to say so here than
         // to take the SIGBUS later. (pread reports a short file by itself.)
         if !buffered
@@ -433,6 +480,39 @@ impl Input {
             }
         }
     }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        if let Some(c) = &self.choose
+            && c.rounds > 0
+        {
+            let (m, r) = c.totals();
+            log::debug!(
+                "{}: --access auto walked {} through mmap and {} through read",
+                self.path.display(),
+                human(m),
+                human(r)
+            );
+        }
+    }
+}
+
+fn log_verdict(path: &Path, v: &choose::Verdict, rounds: u32) {
+    let what = if v.first {
+        "measured"
+    } else if v.switched {
+        "re-measured, switching:"
+    } else {
+        "re-measured, keeping"
+    };
+    log::debug!(
+        "{}: --access auto {what} mmap {} MiB/s, read {} MiB/s (per CPU-second, sample {rounds}): using {}",
+        path.display(),
+        v.map_rate,
+        v.read_rate,
+        v.best.name()
+    );
 }
 
 fn memlock_hint(len: usize) -> String {

@@ -1,0 +1,291 @@
+//! `--access auto`: choose between the mapping and pread by measuring both
+//! on the input itself, per run.
+//!
+//! Which path walks records faster depends on the CPU, the kernel and the
+//! filesystem (a mapping pays page-table work per page, pread pays a copy
+//! of every byte), so no rule fixed in advance is right everywhere. The
+//! input is cut into spans (1/256 of it, 1–4 MiB). The first four spans are
+//! walked map, read, read, map (drift hits both alike); the path that
+//! walked more input bytes per microsecond of this thread's CPU time wins
+//! and is used from then on. CPU time of the walking thread, not wall time:
+//! it is what the walk itself costs, whatever else runs on the machine.
+//!
+//! The loser is sampled again now and then: after `interval` spans of the
+//! winner it gets one span, compared with the winner's spans on either side.
+//! The interval doubles after every sample (8 → 128 spans), so the slower
+//! path walks a few percent of the input at most, and a re-sample switches
+//! only for a lead of more than 5% (noise must not make it flip-flop). A winner's span
+//! whose rate moves threefold (dense records turning sparse, say)
+//! triggers a new sample at once. Large sparse records, where the mapping
+//! touches a fraction of the pages, cost a sample only a few records of
+//! pread. Whatever is chosen, the bytes read are the same.
+
+use std::collections::VecDeque;
+
+/// One of the two ways to reach the input's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Way {
+    Map,
+    Read,
+}
+
+impl Way {
+    fn other(self) -> Way {
+        match self {
+            Way::Map => Way::Read,
+            Way::Read => Way::Map,
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Way::Map => "mmap",
+            Way::Read => "read",
+        }
+    }
+}
+
+/// Spans of the winner between two samples of the loser, at first...
+const BASE_INTERVAL: u32 = 8;
+/// ...and at most (doubling each time the loser loses again).
+const MAX_INTERVAL: u32 = 128;
+/// Spans per input (the span is clamped to [MIN_SPAN, MAX_SPAN]).
+const SPANS: u64 = 256;
+const MIN_SPAN: u64 = 1 << 20;
+const MAX_SPAN: u64 = 4 << 20;
+/// A re-sample switches only when the loser is this much faster, in
+/// percent (noise on a shared machine must not make the walk flip-flop).
+const HYSTERESIS_PCT: u64 = 105;
+
+/// The measuring state of one input walked with `--access auto`.
+pub(super) struct Chooser {
+    /// Input bytes per span.
+    span: u64,
+    /// Where the current span began and its thread CPU time then (µs);
+    /// None before the first access.
+    from: Option<(u64, u64)>,
+    /// Offset at which the current span ends.
+    pub(super) end: u64,
+    cur: Way,
+    best: Way,
+    /// Spans still to walk in the current sample round, in order.
+    plan: VecDeque<Way>,
+    /// Bytes and CPU µs per way in the current round.
+    acc: [(u64, u64); 2],
+    /// A round is under way (the decision comes when `plan` runs out).
+    sampling: bool,
+    /// This round is the first one.
+    first: bool,
+    /// Winner's spans left before the next sample, and the current interval.
+    left: u32,
+    interval: u32,
+    /// The winner's rate (bytes per CPU-second) when it was chosen.
+    reference: u64,
+    /// Bytes walked through each way (for the summary).
+    total: [u64; 2],
+    /// Sample rounds decided.
+    pub(super) rounds: u32,
+}
+
+/// A round's outcome, for the log.
+pub(super) struct Verdict {
+    pub(super) best: Way,
+    /// MiB per CPU-second of each way in this round.
+    pub(super) map_rate: u64,
+    pub(super) read_rate: u64,
+    pub(super) first: bool,
+    pub(super) switched: bool,
+}
+
+/// Bytes per CPU-second of (bytes, CPU µs). Integers only: no floating
+/// point in mmkit (on the soft-float MIPS builds it costs code and time).
+/// A round's bytes are a few spans of at most 4 MiB: no overflow.
+fn rate(acc: (u64, u64)) -> u64 {
+    acc.0.saturating_mul(1_000_000) / acc.1.max(1)
+}
+
+fn mib_per_s(r: u64) -> u64 {
+    r >> 20
+}
+
+impl Chooser {
+    /// For an input of `len` bytes; `span` overrides the span length (tests).
+    pub(super) fn new(len: u64, span: Option<u64>) -> Chooser {
+        let span = span
+            .unwrap_or((len / SPANS).clamp(MIN_SPAN, MAX_SPAN))
+            .max(1);
+        Chooser {
+            span,
+            from: None,
+            end: 0,
+            cur: Way::Map,
+            best: Way::Map,
+            plan: VecDeque::from([Way::Read, Way::Read, Way::Map]),
+            acc: [(0, 0); 2],
+            sampling: true,
+            first: true,
+            left: 0,
+            interval: BASE_INTERVAL,
+            reference: 0,
+            total: [0; 2],
+            rounds: 0,
+        }
+    }
+
+    /// The way the current span uses.
+    pub(super) fn way(&self) -> Way {
+        self.cur
+    }
+
+    /// Input bytes walked through each way so far: (mmap, read).
+    pub(super) fn totals(&self) -> (u64, u64) {
+        (self.total[0], self.total[1])
+    }
+
+    /// An access at `off` reached the end of the span (`off >= self.end`),
+    /// at thread CPU time `now` (µs): account the span and pick the way for
+    /// the next one. Returns a verdict when a sample round was decided.
+    pub(super) fn tick(&mut self, off: u64, now: u64) -> Option<Verdict> {
+        let Some((from, t0)) = self.from else {
+            self.restart(off, now);
+            return None;
+        };
+        if off < from {
+            // Moved backwards (a re-read): start the span again.
+            self.restart(off, now);
+            return None;
+        }
+        let span = (off - from, now.saturating_sub(t0));
+        let ran = self.cur;
+        self.total[ran.idx()] += span.0;
+        self.restart(off, now);
+        let mut verdict = None;
+        if self.sampling {
+            let a = &mut self.acc[ran.idx()];
+            a.0 += span.0;
+            a.1 += span.1;
+            if let Some(w) = self.plan.pop_front() {
+                self.cur = w;
+                return None;
+            }
+            verdict = Some(self.decide());
+        } else {
+            let r = rate(span);
+            let moved =
+                r > self.reference.saturating_mul(3) || r.saturating_mul(3) < self.reference;
+            if moved {
+                self.interval = BASE_INTERVAL;
+            }
+            self.left = self.left.saturating_sub(1);
+            if moved || self.left == 0 {
+                // Sample the loser between this span and the next winner's.
+                self.sampling = true;
+                self.acc = [(0, 0); 2];
+                self.acc[self.best.idx()] = span;
+                self.cur = self.best.other();
+                self.plan = VecDeque::from([self.best]);
+                return None;
+            }
+        }
+        self.cur = self.best;
+        verdict
+    }
+
+    fn restart(&mut self, off: u64, now: u64) {
+        self.from = Some((off, now));
+        self.end = off.saturating_add(self.span);
+    }
+
+    fn decide(&mut self) -> Verdict {
+        let (m, r) = (rate(self.acc[0]), rate(self.acc[1]));
+        let margin = if self.first { 100 } else { HYSTERESIS_PCT };
+        // `a` beats `b` by more than the margin.
+        let beats = |a: u64, b: u64| a.saturating_mul(100) > b.saturating_mul(margin);
+        let best = match self.best {
+            _ if self.first => {
+                if r > m {
+                    Way::Read
+                } else {
+                    Way::Map
+                }
+            }
+            Way::Map if beats(r, m) => Way::Read,
+            Way::Read if beats(m, r) => Way::Map,
+            b => b,
+        };
+        let switched = best != self.best;
+        // The interval grows with every round, switch or not: a choice
+        // flipped by noise must not bring back frequent sampling. Only a
+        // real change of the input (`moved` in `tick`) resets it.
+        self.interval = if self.first {
+            BASE_INTERVAL
+        } else {
+            (self.interval * 2).min(MAX_INTERVAL)
+        };
+        let v = Verdict {
+            best,
+            map_rate: mib_per_s(m),
+            read_rate: mib_per_s(r),
+            first: self.first,
+            switched,
+        };
+        self.best = best;
+        self.reference = if best == Way::Read { r } else { m };
+        self.left = self.interval;
+        self.sampling = false;
+        self.first = false;
+        self.rounds += 1;
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walk `n` spans where mmap costs `map` µs and read `read` µs per span;
+    /// returns the ways used, span by span.
+    fn run(c: &mut Chooser, n: usize, map: u64, read: u64, now: &mut u64) -> Vec<Way> {
+        let mut ways = Vec::new();
+        let mut off = c.end - c.span;
+        for _ in 0..n {
+            let w = c.way();
+            ways.push(w);
+            *now += if w == Way::Map { map } else { read };
+            off += c.span;
+            c.tick(off, *now);
+        }
+        ways
+    }
+
+    #[test]
+    fn picks_the_faster_way_and_samples_the_loser_rarely() {
+        let mut c = Chooser::new(1 << 30, Some(100));
+        let mut now = 0;
+        c.tick(0, now);
+        // read twice as fast.
+        let ways = run(&mut c, 300, 20, 10, &mut now);
+        assert_eq!(&ways[..4], &[Way::Map, Way::Read, Way::Read, Way::Map]);
+        assert_eq!(c.best, Way::Read);
+        let maps = ways[4..].iter().filter(|&&w| w == Way::Map).count();
+        // Resamples after 8, 16, 32, 64, 128 winner spans.
+        assert!(maps <= 5, "{maps} spans of the loser");
+        assert!(maps >= 3, "{maps}: the loser is still sampled");
+    }
+
+    #[test]
+    fn follows_a_change_of_the_input() {
+        let mut c = Chooser::new(1 << 30, Some(100));
+        let mut now = 0;
+        c.tick(0, now);
+        run(&mut c, 40, 20, 10, &mut now);
+        assert_eq!(c.best, Way::Read);
+        // Records turn sparse: the mapping becomes far cheaper.
+        let ways = run(&mut c, 40, 1, 2, &mut now);
+        assert_eq!(c.best, Way::Map);
+        assert!(ways[30..].iter().all(|&w| w == Way::Map));
+        assert_eq!(c.totals().0 + c.totals().1, 80 * 100);
+    }
+}
