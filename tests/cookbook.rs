@@ -109,14 +109,17 @@ fn strip_comment(line: &str) -> &str {
 }
 
 /// One pass over `cmd`: each [`SUBST`] pattern replaced where it occurs
-/// (replacements are not searched again); counts the uses.
-fn substitute(cmd: &str, env: &Env, used: &mut [usize]) -> String {
+/// (replacements are not searched again); counts the uses. Also what is
+/// left of README's text (each replacement a NUL).
+fn substitute(cmd: &str, env: &Env, used: &mut [usize]) -> (String, String) {
     let mut out = String::new();
+    let mut left = String::new();
     let mut rest = cmd;
     'scan: while !rest.is_empty() {
         for (i, (from, to)) in SUBST.iter().enumerate() {
             if let Some(r) = rest.strip_prefix(from) {
                 out.push_str(&env.expand(to));
+                left.push('\0');
                 used[i] += 1;
                 rest = r;
                 continue 'scan;
@@ -124,9 +127,10 @@ fn substitute(cmd: &str, env: &Env, used: &mut [usize]) -> String {
         }
         let c = rest.chars().next().unwrap();
         out.push(c);
+        left.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    out
+    (out, left)
 }
 
 struct Env {
@@ -559,24 +563,45 @@ fn readme_cookbook_runs_as_written() {
         Env::s(&e.bin),
         std::env::var("PATH").unwrap_or_default()
     );
+    // Substitute first: a substitution that no longer matches must fail
+    // here, not run a live capture on the host.
     let mut used = vec![0; SUBST.len()];
-    let mut checked = vec![0; CHECKS.len()];
-    let mut skipped = 0;
+    let mut runs = Vec::new();
     for cmd in &cmds {
         if let Some((_, why)) = SKIP.iter().find(|(p, _)| cmd.starts_with(p)) {
             eprintln!("skipped ({why}): {cmd}");
-            skipped += 1;
             continue;
         }
+        let (line, left) = substitute(cmd, &e, &mut used);
+        for router in ["br-lan", "/mnt/", "/data/", "/tmp/", "--idle 60"] {
+            assert!(
+                !left.contains(router),
+                "{router:?} left after the substitutions: {cmd}"
+            );
+        }
+        runs.push((cmd, line));
+    }
+    for (i, (from, _)) in SUBST.iter().enumerate() {
+        assert!(
+            used[i] > 0,
+            "substitution {from:?} no longer matches README"
+        );
+    }
+    let skipped = cmds.len() - runs.len();
+    let mut checked = vec![0; CHECKS.len()];
+    for (cmd, line) in runs {
         let check = check_of(cmd);
         if let Some(i) = check {
             (CHECKS[i].before)(&e);
             checked[i] += 1;
         }
-        let line = substitute(cmd, &e, &mut used);
         eprintln!("$ {line}");
-        let o = Command::new("sh")
-            .args(["-c", &line])
+        // A command that hangs fails (exit 124) instead of hanging the test.
+        // A pipeline's status is its last command's (dash has no pipefail):
+        // a failing producer shows in the checks, which compare the pieces
+        // with the whole stream.
+        let o = Command::new("timeout")
+            .args(["300", "sh", "-c", &line])
             .env("PATH", &path)
             .env("MMKIT_DEVMEM", &e.devmem)
             .env("MMKIT_REGS_TEST", "trace")
