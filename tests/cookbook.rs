@@ -248,6 +248,15 @@ struct Check {
 
 fn nothing(_: &Env) {}
 
+/// A check with nothing to prepare.
+const fn after(needle: &'static str, after: fn(&Env, &std::process::Output)) -> Check {
+    Check {
+        needle,
+        before: nothing,
+        after,
+    }
+}
+
 /// The pcap record boundaries of `b` (24-byte file header, incl_len at
 /// offset 8 of each 16-byte record header, little-endian as gen writes it).
 fn pcap_ends(b: &[u8]) -> Vec<usize> {
@@ -279,17 +288,12 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn capinfos_ok(p: &Path) {
-    let o = Command::new("capinfos")
-        .arg(p)
-        .output()
-        .expect("run capinfos");
-    assert!(
-        o.status.success(),
-        "capinfos {}: {}",
-        p.display(),
-        common::stderr(&o)
-    );
+/// capinfos reads `p`: its packet count.
+fn capinfos_ok(p: &Path) -> u64 {
+    let mut c = Command::new("capinfos");
+    let out = common::ok(&c.args(["-c", "-M", "-T", "-r"]).arg(p).output().unwrap());
+    let n = out.split_whitespace().last().and_then(|c| c.parse().ok());
+    n.unwrap_or_else(|| panic!("capinfos {}: {out}", p.display()))
 }
 
 fn gunzip(p: &Path) -> Vec<u8> {
@@ -303,10 +307,9 @@ fn gunzip(p: &Path) -> Vec<u8> {
 }
 
 const CHECKS: &[Check] = &[
-    Check {
-        needle: "split /tmp/capture.pcap -o /mnt/usb --size 100MB",
-        before: nothing,
-        after: |e, _| {
+    after(
+        "split /tmp/capture.pcap -o /mnt/usb --size 100MB",
+        |e, _| {
             let p = e.pieces("capture", ".pcap");
             assert!(!p.is_empty(), "no pieces: {:?}", names(&e.usb));
             for n in &p {
@@ -314,86 +317,58 @@ const CHECKS: &[Check] = &[
             }
             assert!(e.usb("capture.manifest").exists(), "no manifest");
         },
-    },
-    Check {
-        needle: "check /mnt/usb/capture.*.pcap",
-        before: nothing,
-        after: |_, _| {}, // exit 0 when every piece is clean: checked by the caller
-    },
-    Check {
-        needle: "join /mnt/usb/capture.*.pcap -o /mnt/usb/whole.pcap",
-        before: nothing,
-        after: |e, _| {
+    ),
+    after(
+        "check /mnt/usb/capture.*.pcap",
+        // exit 0 when every piece is clean: checked by the caller
+        |_, _| {},
+    ),
+    after(
+        "join /mnt/usb/capture.*.pcap -o /mnt/usb/whole.pcap",
+        |e, _| {
             assert!(
                 read(&e.usb("whole.pcap")) == read(&e.cap),
                 "whole.pcap differs from the capture"
             );
         },
-    },
-    Check {
-        needle: "--ring 50 --prefix lan --exec 'gzip -9'",
-        before: nothing,
-        after: |e, _| {
-            // lan.000000.pcap, lan.000001.pcap, ... each gzipped once
-            // complete; joined (after gunzip) they are the stream.
-            let p = e.pieces("lan", ".pcap.gz");
-            assert!(p.len() >= 2, "want ≥ 2 pieces: {:?}", names(&e.usb));
-            assert!(e.pieces("lan", ".pcap").is_empty(), "a piece not gzipped");
-            let mut all = Vec::new();
-            for (i, n) in p.iter().enumerate() {
-                assert_eq!(n, &format!("lan.{i:06}.pcap.gz"));
-                let b = gunzip(&e.usb(n));
-                assert!(b.len() <= 10_000_000, "{n}: {} bytes", b.len());
-                all.extend_from_slice(if i == 0 { &b } else { &b[24..] });
-            }
-            assert!(all == e.stream, "the lan pieces do not join to the stream");
-        },
-    },
-    Check {
-        needle: "--seconds 3600 --prefix hourly",
-        before: nothing,
-        after: |e, _| {
-            // Within the hour: one piece, the whole stream.
-            assert_eq!(e.pieces("hourly", ".pcap"), ["hourly.000000.pcap"]);
-            assert!(read(&e.usb("hourly.000000.pcap")) == e.stream);
-        },
-    },
-    Check {
-        needle: "--ring 50 --prefix ng",
-        before: nothing,
-        after: |e, _| {
-            let p = e.pieces("ng", ".pcapng");
-            assert!(p.len() >= 2, "want ≥ 2 pieces: {:?}", names(&e.usb));
-            let mut packets = 0;
-            for (i, n) in p.iter().enumerate() {
-                assert_eq!(n, &format!("ng.{i:06}.pcapng"));
-                assert!(read(&e.usb(n)).len() <= 10_000_000, "{n} over 10MB");
-                capinfos_ok(&e.usb(n));
-                packets += common::ok(
-                    &Command::new("capinfos")
-                        .args(["-c", "-M", "-T", "-r"])
-                        .arg(e.usb(n))
-                        .output()
-                        .unwrap(),
-                )
-                .split_whitespace()
-                .last()
-                .and_then(|c| c.parse::<u64>().ok())
-                .expect("capinfos packet count");
-            }
-            let want = pcap_ends(&read(&e.cap)).len() as u64 - 1;
-            assert_eq!(packets, want, "the pcapng pieces hold every packet");
-        },
-    },
-    Check {
-        needle: "split /data/rec-0042.dat --follow --idle 60",
-        before: nothing,
-        after: |e, _| {
-            let p = e.pieces("rec-0042", ".dat");
-            assert_eq!(p, ["rec-0042.000000.dat"], "{:?}", names(&e.usb));
-            assert!(read(&e.usb(&p[0])) == e.rec, "the followed file differs");
-        },
-    },
+    ),
+    after("--ring 50 --prefix lan --exec 'gzip -9'", |e, _| {
+        // lan.000000.pcap, lan.000001.pcap, ... each gzipped once
+        // complete; joined (after gunzip) they are the stream.
+        let p = e.pieces("lan", ".pcap.gz");
+        assert!(p.len() >= 2, "want ≥ 2 pieces: {:?}", names(&e.usb));
+        assert!(e.pieces("lan", ".pcap").is_empty(), "a piece not gzipped");
+        let mut all = Vec::new();
+        for (i, n) in p.iter().enumerate() {
+            assert_eq!(n, &format!("lan.{i:06}.pcap.gz"));
+            let b = gunzip(&e.usb(n));
+            assert!(b.len() <= 10_000_000, "{n}: {} bytes", b.len());
+            all.extend_from_slice(if i == 0 { &b } else { &b[24..] });
+        }
+        assert!(all == e.stream, "the lan pieces do not join to the stream");
+    }),
+    after("--seconds 3600 --prefix hourly", |e, _| {
+        // Within the hour: one piece, the whole stream.
+        assert_eq!(e.pieces("hourly", ".pcap"), ["hourly.000000.pcap"]);
+        assert!(read(&e.usb("hourly.000000.pcap")) == e.stream);
+    }),
+    after("--ring 50 --prefix ng", |e, _| {
+        let p = e.pieces("ng", ".pcapng");
+        assert!(p.len() >= 2, "want ≥ 2 pieces: {:?}", names(&e.usb));
+        let mut packets = 0;
+        for (i, n) in p.iter().enumerate() {
+            assert_eq!(n, &format!("ng.{i:06}.pcapng"));
+            assert!(read(&e.usb(n)).len() <= 10_000_000, "{n} over 10MB");
+            packets += capinfos_ok(&e.usb(n));
+        }
+        let want = pcap_ends(&read(&e.cap)).len() as u64 - 1;
+        assert_eq!(packets, want, "the pcapng pieces hold every packet");
+    }),
+    after("split /data/rec-0042.dat --follow --idle 60", |e, _| {
+        let p = e.pieces("rec-0042", ".dat");
+        assert_eq!(p, ["rec-0042.000000.dat"], "{:?}", names(&e.usb));
+        assert!(read(&e.usb(&p[0])) == e.rec, "the followed file differs");
+    }),
     Check {
         needle: "recover /mnt/usb/capture.pcap -n",
         // The capture cut by the power loss: a torn copy of a piece.
@@ -405,17 +380,13 @@ const CHECKS: &[Check] = &[
             assert!(!common::stdout(o).is_empty(), "-n reports");
         },
     },
-    Check {
-        needle: "recover /mnt/usb/capture.pcap",
-        before: nothing,
-        after: |e, _| {
-            let torn = read(&e.usb("capture.pcap"));
-            let keep = *pcap_ends(&torn).last().unwrap();
-            let got = read(&e.usb("capture.recovered.pcap"));
-            assert!(got == torn[..keep], "not the longest whole-record prefix");
-            capinfos_ok(&e.usb("capture.recovered.pcap"));
-        },
-    },
+    after("recover /mnt/usb/capture.pcap", |e, _| {
+        let torn = read(&e.usb("capture.pcap"));
+        let keep = *pcap_ends(&torn).last().unwrap();
+        let got = read(&e.usb("capture.recovered.pcap"));
+        assert!(got == torn[..keep], "not the longest whole-record prefix");
+        capinfos_ok(&e.usb("capture.recovered.pcap"));
+    }),
     Check {
         needle: "recover --in-place /data/rec-0042.dat",
         // The recorder's file cut in its last record: the first 20 bytes
@@ -465,56 +436,39 @@ const CHECKS: &[Check] = &[
             capinfos_ok(&e.usb("ng.000012.recovered.pcapng"));
         },
     },
-    Check {
-        needle: "check /data/rec-0042.dat",
-        before: nothing,
-        after: |_, o| assert!(!common::stdout(o).is_empty(), "check reports"),
-    },
-    Check {
-        needle: "check --endian be --header-len 137 /data/odd.dat",
-        before: nothing,
-        after: |_, _| {},
-    },
-    Check {
-        needle: "devmem 0x18040008",
-        before: nothing,
-        after: |_, o| assert_eq!(common::stdout(o), "0x00000000\n"),
-    },
-    Check {
-        needle: "devmem 0x18040008:5:5=1",
-        before: nothing,
-        after: |e, o| {
-            assert_eq!(devmem_word(e), 1 << 5, "bit 5 set");
-            // One read, one write (MMKIT_REGS_TEST=trace counts them).
-            assert_eq!(accesses(o), ["R 0x18040008 32", "W 0x18040008 32"]);
-        },
-    },
-    Check {
-        needle: "devmem --verify 0x18040008:5:5=1",
-        before: nothing,
-        after: |e, o| {
-            assert_eq!(devmem_word(e), 1 << 5, "bit 5 still set");
-            // The same, then the read-back.
-            let a = accesses(o);
-            assert_eq!(a[..2], ["R 0x18040008 32", "W 0x18040008 32"]);
-            assert_eq!(a.last().map(String::as_str), Some("R 0x18040008 32"));
-        },
-    },
-    Check {
-        needle: "md 0x18040000+0x40",
-        before: nothing,
-        after: |_, o| {
-            // The whole block: 0x40 bytes, 16 a line, bit 5 set at +8.
-            let out = common::stdout(o);
-            let lines: Vec<&str> = out.lines().collect();
-            assert_eq!(lines.len(), 4, "{out}");
-            assert!(
-                lines[0].starts_with("18040000: 00000000 00000000 00000020"),
-                "{out}"
-            );
-            assert!(lines[3].starts_with("18040030:"), "{out}");
-        },
-    },
+    after("check /data/rec-0042.dat", |_, o| {
+        assert!(!common::stdout(o).is_empty(), "check reports")
+    }),
+    after(
+        "check --endian be --header-len 137 /data/odd.dat",
+        |_, _| {},
+    ),
+    after("devmem 0x18040008", |_, o| {
+        assert_eq!(common::stdout(o), "0x00000000\n")
+    }),
+    after("devmem 0x18040008:5:5=1", |e, o| {
+        assert_eq!(devmem_word(e), 1 << 5, "bit 5 set");
+        // One read, one write (MMKIT_REGS_TEST=trace counts them).
+        assert_eq!(accesses(o), ["R 0x18040008 32", "W 0x18040008 32"]);
+    }),
+    after("devmem --verify 0x18040008:5:5=1", |e, o| {
+        assert_eq!(devmem_word(e), 1 << 5, "bit 5 still set");
+        // The same, then the read-back.
+        let a = accesses(o);
+        assert_eq!(a[..2], ["R 0x18040008 32", "W 0x18040008 32"]);
+        assert_eq!(a.last().map(String::as_str), Some("R 0x18040008 32"));
+    }),
+    after("md 0x18040000+0x40", |_, o| {
+        // The whole block: 0x40 bytes, 16 a line, bit 5 set at +8.
+        let out = common::stdout(o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(
+            lines[0].starts_with("18040000: 00000000 00000000 00000020"),
+            "{out}"
+        );
+        assert!(lines[3].starts_with("18040030:"), "{out}");
+    }),
 ];
 
 /// The register accesses a command made (`mmkit-trace: R|W ADDR WIDTH`).
