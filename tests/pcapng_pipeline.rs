@@ -7,6 +7,7 @@
 
 mod common;
 use common::{TempDir, names, run, stderr, stdout};
+use common::{pcapng_fixture as fixture, wireshark_peers};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,33 +22,8 @@ const FIXTURES: [&str; 8] = [
     "mixed-endian",
 ];
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pcapng/fixtures/{name}.pcapng"))
-}
-
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn tool(name: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// The peers, unless MMKIT_SKIP_PEERS is set (then the test is skipped).
-fn peers() -> bool {
-    if std::env::var_os("MMKIT_SKIP_PEERS").is_some() {
-        eprintln!("SKIP: MMKIT_SKIP_PEERS is set");
-        return false;
-    }
-    assert!(
-        tool("capinfos") && tool("tshark") && tool("editcap"),
-        "install the peers: apt-get install -y tshark"
-    );
-    true
 }
 
 fn ok(cmd: &mut Command, what: &str) -> String {
@@ -121,7 +97,7 @@ fn unknown_section_lengths(mut data: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn check_counts_match_capinfos() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     for name in FIXTURES {
@@ -175,7 +151,7 @@ fn check_counts_match_capinfos() {
 
 #[test]
 fn split_pieces_are_read_by_wireshark_and_hold_the_same_packets() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("pcapng-split");
@@ -387,7 +363,7 @@ fn damaged_pcapng_exits_3_with_the_offset() {
 
 #[test]
 fn multi_window_capture_walks_splits_and_joins_through_small_windows() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("pcapng-windows");

@@ -4,41 +4,15 @@
 //! judged by `mmkit check`, capinfos and `tshark -r`.
 
 mod common;
+use common::{emulated, pcapng_fixture as fixture, wireshark_peers};
 
 use common::{TempDir, run, stderr, stdout};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pcapng/fixtures/{name}.pcapng"))
-}
-
-fn emulated() -> bool {
-    std::env::var_os("MMKIT_TEST_RUNNER").is_some_and(|r| !r.is_empty())
-}
-
-/// The peers, unless MMKIT_SKIP_PEERS is set (then the test is skipped).
-fn peers() -> bool {
-    if std::env::var_os("MMKIT_SKIP_PEERS").is_some() {
-        eprintln!("SKIP: MMKIT_SKIP_PEERS is set");
-        return false;
-    }
-    let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    assert!(
-        have("capinfos") && have("tshark") && have("editcap"),
-        "install the peers: apt-get install -y tshark"
-    );
-    true
 }
 
 /// A pcapng made by editcap from a pcap that `mmkit gen` wrote.
@@ -191,7 +165,7 @@ fn cut_and_recover(data: &[u8], ends: &[u64], packet: &[bool], cut: usize, peers
 /// read by capinfos and tshark.
 #[test]
 fn every_cut_of_an_editcap_capture_keeps_the_longest_whole_block_prefix() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngevery");
@@ -241,7 +215,7 @@ proptest! {
     /// whole-block prefix, which check, capinfos and tshark read.
     #[test]
     fn cut_anywhere_is_read_by_wireshark(at in 0.0f64..1.0) {
-        if !peers() {
+        if !wireshark_peers() {
             return Ok(());
         }
         let t = TempDir::new("ngprop");
@@ -256,7 +230,7 @@ proptest! {
 /// original; a block cut by the zeros goes with them.
 #[test]
 fn zero_filled_tail_is_dropped() {
-    let peers = peers();
+    let peers = wireshark_peers();
     let t = TempDir::new("ngzero");
     let data = std::fs::read(fixture("two-interfaces")).unwrap();
     let (ends, packet) = blocks(&data);
@@ -290,7 +264,7 @@ fn zero_filled_tail_is_dropped() {
 /// is counted as dropped.
 #[test]
 fn multi_section_and_unknown_interfaces() {
-    let peers = peers();
+    let peers = wireshark_peers();
     let t = TempDir::new("ngmulti");
     let data = std::fs::read(fixture("multi-section")).unwrap();
     let (ends, packet) = blocks(&data);

@@ -7,39 +7,14 @@
 
 mod common;
 use common::{TempDir, mmkit, names, run, stderr, stdout};
+use common::{emulated, wireshark_peers};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn fixture(name: &str) -> String {
-    format!(
-        "{}/tests/pcapng/fixtures/{name}.pcapng",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn emulated() -> bool {
-    std::env::var_os("MMKIT_TEST_RUNNER").is_some_and(|r| !r.is_empty())
-}
-
-/// The peers, unless MMKIT_SKIP_PEERS is set (then the test is skipped).
-fn peers() -> bool {
-    if std::env::var_os("MMKIT_SKIP_PEERS").is_some() {
-        eprintln!("SKIP: MMKIT_SKIP_PEERS is set");
-        return false;
-    }
-    let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    assert!(
-        have("capinfos") && have("tshark") && have("editcap"),
-        "install the peers: apt-get install -y tshark"
-    );
-    true
+    common::pcapng_fixture(name).to_string_lossy().into_owned()
 }
 
 /// The mmkit command line as a shell word list (a runner first, if any).
@@ -153,7 +128,7 @@ fn two_interface_capture(t: &TempDir, size: &str) -> PathBuf {
 
 #[test]
 fn editcap_and_tshark_write_the_stream_split_cuts_it() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngpipe");
@@ -205,7 +180,7 @@ fn unknown_section_lengths(mut data: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn multi_section_and_mixed_endian_streams() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngsect");
@@ -224,7 +199,7 @@ fn multi_section_and_mixed_endian_streams() {
 
 #[test]
 fn follow_a_pcapng_file_written_in_bursts() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngfollow");
@@ -266,7 +241,7 @@ fn follow_a_pcapng_file_written_in_bursts() {
 
 #[test]
 fn sigterm_mid_stream_keeps_whole_blocks() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngterm");
@@ -354,7 +329,7 @@ fn damage_mid_stream_is_exit_3_after_the_blocks_before_it() {
 
 #[test]
 fn memory_stays_flat_on_a_long_pcapng_stream() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let t = TempDir::new("ngrss");
@@ -382,7 +357,7 @@ fn memory_stays_flat_on_a_long_pcapng_stream() {
 /// lo. Skipped (with the reason) where dumpcap cannot capture.
 #[test]
 fn dumpcap_live_capture_when_it_can() {
-    if !peers() {
+    if !wireshark_peers() {
         return;
     }
     let probe = Command::new("sh")
@@ -421,7 +396,7 @@ fn dumpcap_live_capture_when_it_can() {
 /// the stream ending at a whole block, read by tshark.
 #[test]
 fn sigkill_mid_stream_then_recover_the_pcapng_temporary() {
-    let peers = peers();
+    let peers = wireshark_peers();
     let t = TempDir::new("ngkill9");
     let data = std::fs::read(fixture("multi-section")).unwrap();
     let d = t.join("out");

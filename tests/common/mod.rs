@@ -267,3 +267,36 @@ pub fn spawn_paused(cmd: &mut Command, pause_ms: u32) -> (Child, String) {
     child.stderr = Some(err.into_inner());
     (child, log)
 }
+
+/// Under emulation (`MMKIT_TEST_RUNNER` set): tests sample instead of
+/// trying every case, to keep the QEMU matrix's time in bounds.
+pub fn emulated() -> bool {
+    std::env::var_os("MMKIT_TEST_RUNNER").is_some_and(|r| !r.is_empty())
+}
+
+/// Is `name` a command on PATH?
+pub fn have_tool(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Wireshark's peers (capinfos, tshark, editcap), unless MMKIT_SKIP_PEERS
+/// is set (then the test is skipped); missing peers fail the test.
+pub fn wireshark_peers() -> bool {
+    if std::env::var_os("MMKIT_SKIP_PEERS").is_some() {
+        eprintln!("SKIP: MMKIT_SKIP_PEERS is set");
+        return false;
+    }
+    assert!(
+        have_tool("capinfos") && have_tool("tshark") && have_tool("editcap"),
+        "install the peers: apt-get install -y tshark"
+    );
+    true
+}
+
+/// A pcapng fixture of tests/pcapng/fixtures (made by make-fixtures.sh).
+pub fn pcapng_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pcapng/fixtures/{name}.pcapng"))
+}
