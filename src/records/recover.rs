@@ -48,50 +48,39 @@ pub(crate) enum Action {
 #[derive(Debug)]
 pub(crate) struct RecoverReport {
     pub(crate) path: PathBuf,
-    pub(crate) layout: String,
     pub(crate) size: u64,
-    pub(crate) header_len: u64,
-    /// Whole, plausible records kept.
-    pub(crate) records: u64,
-    /// Bytes kept (the file header included).
-    pub(crate) kept: u64,
-    /// Why the rest was dropped: the damage and its offset.
-    pub(crate) reason: Option<(String, u64)>,
-    /// Before a zero-filled tail, the last kept record's payload ends in
-    /// this many zero bytes: it may be torn.
-    pub(crate) torn: Option<u64>,
-    /// pcapng: blocks kept and dropped (`records` are its packets).
-    pub(crate) blocks: Option<Blocks>,
+    /// What the walk found: records and bytes kept, why the rest goes.
+    pub(crate) scan: Scan,
     pub(crate) action: Action,
 }
 
 impl RecoverReport {
     pub(crate) fn dropped(&self) -> u64 {
-        self.size - self.kept
+        self.size - self.scan.kept
     }
 
     /// Render the report (a few lines) into `s`.
     pub(crate) fn render(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
         let p = self.path.display();
-        if let Some(b) = &self.blocks {
+        if let Some(b) = &self.scan.blocks {
             return self.render_pcapng(b, s);
         }
         if self.action == Action::Clean {
             return writeln!(
                 s,
                 "{p}: nothing to recover ({} records, {} bytes, clean)",
-                self.records, self.size
+                self.scan.records, self.size
             );
         }
         writeln!(s, "{p}: RECOVERABLE")?;
-        writeln!(s, "  layout:   {}", self.layout)?;
+        writeln!(s, "  layout:   {}", self.scan.layout)?;
         writeln!(
             s,
             "  kept:     {} records, {} bytes (file header {} bytes)",
-            self.records, self.kept, self.header_len
+            self.scan.records, self.scan.kept, self.scan.header_len
         )?;
         writeln!(s, "  dropped:  {} bytes", self.dropped())?;
-        if let Some((why, at)) = &self.reason {
+        if let Some((why, at)) = &self.scan.reason {
             writeln!(s, "  why:      {why} at byte {at} (0x{at:X})")?;
         }
         self.render_tail(s)
@@ -104,15 +93,15 @@ impl RecoverReport {
             return writeln!(
                 s,
                 "{p}: nothing to recover ({} packets in {} blocks, {} bytes, clean)",
-                self.records, b.kept, self.size
+                self.scan.records, b.kept, self.size
             );
         }
         writeln!(s, "{p}: RECOVERABLE")?;
-        writeln!(s, "  layout:   {}", self.layout)?;
+        writeln!(s, "  layout:   {}", self.scan.layout)?;
         writeln!(
             s,
             "  kept:     {} packets, {} bytes, {} blocks",
-            self.records, self.kept, b.kept
+            self.scan.records, self.scan.kept, b.kept
         )?;
         writeln!(
             s,
@@ -120,7 +109,7 @@ impl RecoverReport {
             self.dropped(),
             dropped_blocks(b)
         )?;
-        if let Some((why, at)) = &self.reason {
+        if let Some((why, at)) = &self.scan.reason {
             writeln!(s, "  why:      {why} at byte {at} (0x{at:X})")?;
         }
         self.render_tail(s)
@@ -128,7 +117,7 @@ impl RecoverReport {
 
     /// The torn warning and what was done.
     fn render_tail(&self, s: &mut dyn std::io::Write) -> std::io::Result<()> {
-        if let Some(z) = self.torn {
+        if let Some(z) = self.scan.torn {
             writeln!(
                 s,
                 "  warning:  the last kept record's payload ends in {z} zero bytes, just before the zero-filled tail: it may have been cut there (payloads are not checked)"
@@ -138,10 +127,10 @@ impl RecoverReport {
             Action::Clean => Ok(()),
             Action::WouldWrite(Some(o)) => writeln!(s, "  dry run:  would write {}", o.display()),
             Action::WouldWrite(None) => {
-                writeln!(s, "  dry run:  would truncate to {} bytes", self.kept)
+                writeln!(s, "  dry run:  would truncate to {} bytes", self.scan.kept)
             }
             Action::Wrote(o) => writeln!(s, "  wrote:    {}", o.display()),
-            Action::Truncated => writeln!(s, "  truncated to {} bytes", self.kept),
+            Action::Truncated => writeln!(s, "  truncated to {} bytes", self.scan.kept),
         }
     }
 }
@@ -224,6 +213,7 @@ fn being_written(path: &Path, before: &Stamp, now: &Stamp) -> Error {
 
 /// What the walk found: the layout, the whole plausible records and bytes
 /// kept, and why the rest is dropped (the damage and its offset).
+#[derive(Debug)]
 pub(crate) struct Scan {
     /// The layout as the report names it.
     pub(crate) layout: String,
@@ -349,36 +339,23 @@ pub(crate) fn run(o: &RecoverOpts) -> Result<RecoverReport> {
     }
     let mut src = Input::open(&o.input, &o.window)?;
     let before = stamp(src.file(), &o.input)?;
-    let Scan {
-        layout,
-        header_len,
-        records,
-        kept,
-        reason,
-        torn,
-        blocks,
-    } = if super::pcapng::wanted(&src, &o.layout)? {
+    let scan = if super::pcapng::wanted(&src, &o.layout)? {
         super::pcapng::recover::scan(&mut src, &o.layout)?
     } else {
         scan(&mut src, &o.layout)?
     };
+    let kept = scan.kept;
     let mut r = RecoverReport {
         path: o.input.clone(),
-        layout,
         size: src.len(),
-        header_len,
-        records,
-        kept,
-        reason,
-        torn,
-        blocks,
+        scan,
         action: Action::Clean,
     };
     let now = stamp(src.file(), &o.input)?;
     if now != before || now.len != src.len() {
         return Err(being_written(&o.input, &before, &now));
     }
-    if r.reason.is_none() && kept == r.size {
+    if r.scan.reason.is_none() && kept == r.size {
         return Ok(r);
     }
     let dest = (!o.in_place).then(|| o.output.clone().unwrap_or_else(|| default_output(&o.input)));
