@@ -37,6 +37,8 @@
 #   MMKIT_BIG_ONLY=copy  big part: only the copy checks (copy --method read and
 #                        the pread/pwrite fallback of copy_file_range)
 #   MMKIT_BIG_COPY_TIMEOUT  seconds allowed per big copy (default 900)
+#   MMKIT_QEMU_TEST_TIMEOUT seconds per run of one test binary in the tests part
+#                        (default 300; a hung binary runs once more: ci/qemu-test-runner.sh)
 set -euo pipefail
 # shellcheck source=ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -486,7 +488,7 @@ part_tests() {
             env RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
                 CARGO_TARGET_DIR="$REPO/target/cross-test" \
                 CARGO_PROFILE_DEV_OPT_LEVEL=1 CARGO_PROFILE_DEV_DEBUG=0 \
-                "${pfx}_LINKER=$lk" "${pfx}_RUNNER=$r" \
+                "${pfx}_LINKER=$lk" "${pfx}_RUNNER=$REPO/ci/qemu-test-runner.sh $r" \
                 RUSTFLAGS="-C target-feature=+crt-static" \
                 MMKIT_TEST_RUNNER="$r" MMKIT_TEST_TMP="$TMP" \
                 /usr/bin/cargo test -Z build-std --target "$t" --locked --tests
