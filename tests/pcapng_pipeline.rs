@@ -6,9 +6,10 @@
 //! back; damage exits 3 naming the offset.
 
 mod common;
-use common::{TempDir, names, run, stderr, stdout};
+use common::pcapng::{frames, pieces, unknown_section_lengths};
+use common::{TempDir, run, stderr, stdout};
 use common::{pcapng_fixture as fixture, wireshark_peers};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const FIXTURES: [&str; 8] = [
@@ -42,57 +43,6 @@ fn field<'a>(text: &'a str, key: &str) -> &'a str {
         .find_map(|l| l.trim_start().strip_prefix(key))
         .unwrap_or_else(|| panic!("no {key:?} in:\n{text}"))
         .trim()
-}
-
-/// tshark's time, length and interface of every frame.
-fn frames(path: &Path) -> Vec<String> {
-    let out = ok(
-        Command::new("tshark").args([
-            "-n",
-            "-r",
-            &s(path),
-            "-T",
-            "fields",
-            "-e",
-            "frame.time_epoch",
-            "-e",
-            "frame.len",
-            "-e",
-            "frame.interface_id",
-        ]),
-        &format!("tshark -r {}", path.display()),
-    );
-    out.lines().map(str::to_string).collect()
-}
-
-/// The pieces a split wrote, in order.
-fn pieces(dir: &Path) -> Vec<PathBuf> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(".pcapng"))
-        .map(|n| dir.join(n))
-        .collect()
-}
-
-/// `data` with every SHB's Section Length set to -1 (what join gives back
-/// when the original's SHBs said otherwise).
-fn unknown_section_lengths(mut data: Vec<u8>) -> Vec<u8> {
-    let mut at = 0usize;
-    let mut big = false;
-    while at + 12 <= data.len() {
-        let t = &data[at..at + 4];
-        if t == [0x0a, 0x0d, 0x0d, 0x0a] {
-            big = data[at + 8..at + 12] == [0x1a, 0x2b, 0x3c, 0x4d];
-            data[at + 16..at + 24].copy_from_slice(&[0xff; 8]);
-        }
-        let l: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
-        at += if big {
-            u32::from_be_bytes(l)
-        } else {
-            u32::from_le_bytes(l)
-        } as usize;
-    }
-    data
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! judged by `mmkit check`, capinfos and `tshark -r`.
 
 mod common;
+use common::pcapng::capinfos_packets;
 use common::{emulated, pcapng_fixture as fixture, wireshark_peers};
 
 use common::{TempDir, run, stderr, stdout};
@@ -76,25 +77,6 @@ fn kept(report: &str) -> (u64, u64, u64) {
         f[2].parse().unwrap(),
         f[4].parse().unwrap(),
     )
-}
-
-fn capinfos_packets(p: &Path) -> u64 {
-    let o = Command::new("capinfos")
-        .args(["-c", "-M"])
-        .arg(p)
-        .output()
-        .expect("capinfos");
-    assert!(
-        o.status.success(),
-        "capinfos {}: {}",
-        p.display(),
-        stderr(&o)
-    );
-    let out = stdout(&o);
-    out.lines()
-        .filter_map(|l| l.strip_prefix("Number of packets:"))
-        .map(|n| n.trim().parse::<u64>().unwrap())
-        .sum()
 }
 
 fn tshark_frames(p: &Path) -> usize {

@@ -6,6 +6,7 @@
 //! damage, flat memory, and a live `dumpcap -i lo` when it can capture.
 
 mod common;
+use common::pcapng::{capinfos_packets, frames, pieces, unknown_section_lengths};
 use common::{TempDir, mmkit, names, run, stderr, stdout};
 use common::{emulated, wireshark_peers};
 use std::io::Write;
@@ -32,14 +33,6 @@ fn sh(script: &str) -> std::process::Output {
     o
 }
 
-fn pieces(dir: &Path) -> Vec<PathBuf> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(".pcapng"))
-        .map(|n| dir.join(n))
-        .collect()
-}
-
 fn join(t: &TempDir, ps: &[PathBuf]) -> Vec<u8> {
     let j = t.s("joined.pcapng");
     let mut c = mmkit();
@@ -47,43 +40,6 @@ fn join(t: &TempDir, ps: &[PathBuf]) -> Vec<u8> {
     let o = c.output().unwrap();
     assert!(o.status.success(), "join: {}", stderr(&o));
     std::fs::read(&j).unwrap()
-}
-
-/// tshark's time, length and interface of every frame.
-fn frames(p: &Path) -> Vec<String> {
-    let o = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(p)
-        .args(["-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len"])
-        .args(["-e", "frame.interface_id"])
-        .output()
-        .expect("tshark");
-    assert!(
-        o.status.success(),
-        "tshark -r {}: {}",
-        p.display(),
-        stderr(&o)
-    );
-    stdout(&o).lines().map(str::to_string).collect()
-}
-
-fn capinfos_ok(p: &Path) -> u64 {
-    let o = Command::new("capinfos")
-        .args(["-c", "-M"])
-        .arg(p)
-        .output()
-        .expect("capinfos");
-    assert!(
-        o.status.success(),
-        "capinfos {}: {}",
-        p.display(),
-        stderr(&o)
-    );
-    stdout(&o)
-        .lines()
-        .filter_map(|l| l.strip_prefix("Number of packets:"))
-        .map(|n| n.trim().parse::<u64>().unwrap())
-        .sum()
 }
 
 /// Every piece under `size`, starting with an SHB of Section Length -1,
@@ -101,7 +57,7 @@ fn judge(t: &TempDir, dir: &Path, size: Option<u64>, stream: &[u8], want: &[Stri
         assert_eq!(b[..4], [0x0a, 0x0d, 0x0d, 0x0a], "{}", p.display());
         assert_eq!(b[16..24], [0xff; 8], "{}", p.display());
         let f = frames(p);
-        assert_eq!(capinfos_ok(p), f.len() as u64, "{}", p.display());
+        assert_eq!(capinfos_packets(p), f.len() as u64, "{}", p.display());
         got.extend(f);
     }
     assert_eq!(got, want, "the pieces' packets are the stream's");
@@ -155,27 +111,8 @@ fn editcap_and_tshark_write_the_stream_split_cuts_it() {
     let ps = pieces(&d2);
     assert!(ps[0].to_string_lossy().contains("ts.000000.pcapng"));
     for p in &ps[..ps.len() - 1] {
-        assert_eq!(capinfos_ok(p), 100, "{}", p.display());
+        assert_eq!(capinfos_packets(p), 100, "{}", p.display());
     }
-}
-
-/// `data` with every SHB's Section Length set to -1 (what the pieces join
-/// back to when a section gave its length).
-fn unknown_section_lengths(mut data: Vec<u8>) -> Vec<u8> {
-    let (mut at, mut big) = (0usize, false);
-    while at + 12 <= data.len() {
-        if data[at..at + 4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-            big = data[at + 8..at + 12] == [0x1a, 0x2b, 0x3c, 0x4d];
-            data[at + 16..at + 24].copy_from_slice(&[0xff; 8]);
-        }
-        let l: [u8; 4] = data[at + 4..at + 8].try_into().unwrap();
-        at += if big {
-            u32::from_be_bytes(l)
-        } else {
-            u32::from_le_bytes(l)
-        } as usize;
-    }
-    data
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! test binaries themselves run there (cross `cargo test` with a runner).
 #![allow(dead_code)]
 
+pub mod pcapng;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
