@@ -4,7 +4,7 @@
 //! judged by `mmkit check`, capinfos and `tshark -r`.
 
 mod common;
-use common::pcapng::capinfos_packets;
+use common::pcapng::{capinfos_packets, frames};
 use common::{emulated, pcapng_fixture as fixture, wireshark_peers};
 
 use common::{TempDir, run, stderr, stdout};
@@ -79,22 +79,6 @@ fn kept(report: &str) -> (u64, u64, u64) {
     )
 }
 
-fn tshark_frames(p: &Path) -> usize {
-    let o = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(p)
-        .args(["-T", "fields", "-e", "frame.number"])
-        .output()
-        .expect("tshark");
-    assert!(
-        o.status.success(),
-        "tshark -r {}: {}",
-        p.display(),
-        stderr(&o)
-    );
-    stdout(&o).lines().count()
-}
-
 /// The longest whole-block prefix of a cut at `cut`: its length, blocks and packets.
 fn expected(ends: &[u64], packet: &[bool], cut: u64) -> (u64, u64, u64) {
     let n = ends.iter().rposition(|&x| x <= cut).unwrap();
@@ -136,7 +120,7 @@ fn cut_and_recover(data: &[u8], ends: &[u64], packet: &[bool], cut: usize, peers
     assert!(c.status.success(), "check: {}", stdout(&c));
     if peers {
         assert_eq!(capinfos_packets(&out), packets, "capinfos, cut {cut}");
-        assert_eq!(tshark_frames(&out) as u64, packets, "tshark, cut {cut}");
+        assert_eq!(frames(&out).len() as u64, packets, "tshark, cut {cut}");
     }
 }
 
@@ -235,7 +219,7 @@ fn zero_filled_tail_is_dropped() {
         assert!(std::fs::read(&out).unwrap() == data[..len as usize]);
         if peers {
             assert_eq!(capinfos_packets(&out), packets);
-            assert_eq!(tshark_frames(&out) as u64, packets);
+            assert_eq!(frames(&out).len() as u64, packets);
         }
     }
 }
@@ -287,7 +271,7 @@ fn multi_section_and_unknown_interfaces() {
     assert!(std::fs::read(&out).unwrap() == data[..at]);
     if peers {
         assert_eq!(capinfos_packets(&out), packets);
-        assert_eq!(tshark_frames(&out) as u64, packets);
+        assert_eq!(frames(&out).len() as u64, packets);
     }
 
     // A packet before any IDB: only the SHB is left.
@@ -305,7 +289,7 @@ fn multi_section_and_unknown_interfaces() {
     let c = run(&["check", &s(&input)]);
     assert!(c.status.success(), "{}", stdout(&c));
     if peers {
-        assert_eq!(tshark_frames(&input), 0);
+        assert_eq!(frames(&input).len(), 0);
     }
 }
 

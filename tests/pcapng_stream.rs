@@ -162,15 +162,8 @@ fn follow_a_pcapng_file_written_in_bursts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut w = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&grow)
-        .unwrap();
     // Bursts cut anywhere, inside blocks and headers.
-    for c in data[10..].chunks(37_001) {
-        std::thread::sleep(Duration::from_millis(100));
-        w.write_all(c).unwrap();
-    }
+    common::append_in_bursts(&grow, &data[10..], 37_001, 100);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     judge(&t, &d, Some(50 << 10), &data, &frames(&m));

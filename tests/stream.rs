@@ -206,14 +206,7 @@ fn follow_a_growing_file_until_it_idles() {
         .spawn()
         .unwrap();
     // A recorder appending in bursts.
-    let mut w = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&grow)
-        .unwrap();
-    for c in data[1000..].chunks(100_003) {
-        std::thread::sleep(Duration::from_millis(100));
-        w.write_all(c).unwrap();
-    }
+    common::append_in_bursts(&grow, &data[1000..], 100_003, 100);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
@@ -441,17 +434,8 @@ fn follow_ends_when_the_writer_closes_the_file() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    {
-        // A recorder: one open file, written in bursts, then closed.
-        let mut w = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&grow)
-            .unwrap();
-        for c in data[500..].chunks(70_001) {
-            std::thread::sleep(Duration::from_millis(50));
-            w.write_all(c).unwrap();
-        }
-    }
+    // A recorder: one open file, written in bursts, then closed.
+    common::append_in_bursts(&grow, &data[500..], 70_001, 50);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);

@@ -302,3 +302,18 @@ pub fn wireshark_peers() -> bool {
 pub fn pcapng_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pcapng/fixtures/{name}.pcapng"))
 }
+
+/// A recorder: appends `data` to the file `path` through one open file, in
+/// bursts of `burst` bytes (cutting records anywhere), `pause_ms` before
+/// each, then closes it.
+pub fn append_in_bursts(path: impl AsRef<Path>, data: &[u8], burst: usize, pause_ms: u64) {
+    use std::io::Write;
+    let mut w = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path.as_ref())
+        .expect("open the growing file");
+    for c in data.chunks(burst) {
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+        w.write_all(c).expect("append a burst");
+    }
+}
