@@ -282,8 +282,9 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         let emit = |job| {
             if handle.is_some() {
                 // A closed channel means the writer failed: stop walking,
-                // its error is reported below.
-                return tx.send(job).is_ok();
+                // its error is reported below. A wait for the writer is
+                // not walking work (for the samples of `--access auto`).
+                return crate::sys::clock::waiting(|| tx.send(job).is_ok());
             }
             true
         };

@@ -6,8 +6,10 @@
 //! * [`map`]: the one guarded mapping type used for every map in the program;
 //! * [`fault`]: the signal handlers (SIGBUS, terminating signals) and the
 //!   registry of mapped regions and temporary files they read;
-//! * [`explain`]: what an errno means for a mapping we asked for.
+//! * [`explain`]: what an errno means for a mapping we asked for;
+//! * [`clock`]: the clock that times a thread's own work.
 
+pub(crate) mod clock;
 pub(crate) mod explain;
 pub(crate) mod fault;
 pub(crate) mod map;
@@ -65,20 +67,6 @@ pub(crate) fn cpu_and_faults() -> (u64, u64) {
             )
         }
         Err(_) => (0, 0),
-    }
-}
-
-/// CPU time (user + system) of the calling thread so far, in microseconds
-/// (0 if unknown). The thread CPU clock counts nanoseconds; getrusage's
-/// thread times come in scheduler ticks (4 ms here), too coarse to time a
-/// few milliseconds of work.
-pub(crate) fn thread_cpu_us() -> u64 {
-    use nix::time::{ClockId, clock_gettime};
-    match clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID) {
-        Ok(t) => (t.tv_sec() as u64)
-            .saturating_mul(1_000_000)
-            .saturating_add(t.tv_nsec() as u64 / 1000),
-        Err(_) => 0,
     }
 }
 

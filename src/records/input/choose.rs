@@ -4,22 +4,27 @@
 //! Which path walks records faster depends on the CPU, the kernel and the
 //! filesystem (a mapping pays page-table work per page, pread pays a copy
 //! of every byte), so no rule fixed in advance is right everywhere. The
-//! input is cut into spans (1/256 of it, 1–4 MiB). The first four spans are
-//! walked map, read, read, map (drift hits both alike); the path that
-//! walked more input bytes per microsecond of this thread's CPU time wins
-//! and is used from then on. CPU time of the walking thread, not wall time:
-//! it is what the walk itself costs, whatever else runs on the machine.
+//! input is cut into spans (1/256 of it, 256 KiB–4 MiB). The first four
+//! spans are walked map, read, read, map (drift hits both alike); the path
+//! that walked more input bytes per microsecond of work wins and is used
+//! from then on. Work is the walking thread's CPU time, not wall time: it is
+//! what the walk itself costs, whatever else runs on the machine — unless
+//! that clock is too coarse here, then monotonic time less the thread's
+//! waits ([`crate::sys::clock`]).
 //!
 //! The loser is sampled again now and then: after `interval` spans of the
 //! winner it gets one span, compared with the winner's spans on either side.
-//! The interval doubles after every sample (8 → 128 spans), so the slower
-//! path walks a few percent of the input at most, and a re-sample switches
+//! The interval starts at 8 spans times the loser's handicap (a loser that
+//! took 2.5 × as long waits 20 spans) and after every sample grows twice
+//! that much again, up to 128 spans, so the slower path walks a few percent
+//! of the input at most, the fewer the more it costs; a re-sample switches
 //! only for a lead of more than 5% (noise must not make it flip-flop). A winner's span
 //! whose rate moves threefold (dense records turning sparse, say)
 //! triggers a new sample at once. Large sparse records, where the mapping
 //! touches a fraction of the pages, cost a sample only a few records of
 //! pread. Whatever is chosen, the bytes read are the same.
 
+use crate::sys::clock::WorkClock;
 use std::collections::VecDeque;
 
 /// One of the two ways to reach the input's bytes.
@@ -53,7 +58,7 @@ const BASE_INTERVAL: u32 = 8;
 const MAX_INTERVAL: u32 = 128;
 /// Spans per input (the span is clamped to [MIN_SPAN, MAX_SPAN]).
 const SPANS: u64 = 256;
-const MIN_SPAN: u64 = 1 << 20;
+const MIN_SPAN: u64 = 256 << 10;
 const MAX_SPAN: u64 = 4 << 20;
 /// A re-sample switches only when the loser is this much faster, in
 /// percent (noise on a shared machine must not make the walk flip-flop).
@@ -61,6 +66,8 @@ const HYSTERESIS_PCT: u64 = 105;
 
 /// The measuring state of one input walked with `--access auto`.
 pub(super) struct Chooser {
+    /// What times the spans.
+    pub(super) clock: WorkClock,
     /// Input bytes per span.
     span: u64,
     /// Where the current span began and its thread CPU time then (µs);
@@ -92,14 +99,14 @@ pub(super) struct Chooser {
 /// A round's outcome, for the log.
 pub(super) struct Verdict {
     pub(super) best: Way,
-    /// MiB per CPU-second of each way in this round.
+    /// MiB per second of work of each way in this round.
     pub(super) map_rate: u64,
     pub(super) read_rate: u64,
     pub(super) first: bool,
     pub(super) switched: bool,
 }
 
-/// Bytes per CPU-second of (bytes, CPU µs). Integers only: no floating
+/// Bytes per second of work of (bytes, µs). Integers only: no floating
 /// point in mmkit (on the soft-float MIPS builds it costs code and time).
 /// A round's bytes are a few spans of at most 4 MiB: no overflow.
 fn rate(acc: (u64, u64)) -> u64 {
@@ -116,7 +123,17 @@ impl Chooser {
         let span = span
             .unwrap_or((len / SPANS).clamp(MIN_SPAN, MAX_SPAN))
             .max(1);
+        let (clock, step) = WorkClock::probe();
+        if clock != WorkClock::ThreadCpu {
+            let step = step.map_or("does not move in 1 ms".into(), |s| {
+                format!("moves in steps of {s} µs")
+            });
+            log::debug!(
+                "--access auto: the thread CPU clock {step} here: samples are timed by the monotonic clock, less waits"
+            );
+        }
         Chooser {
+            clock,
             span,
             from: None,
             end: 0,
@@ -218,12 +235,17 @@ impl Chooser {
         let switched = best != self.best;
         // The interval grows with every round, switch or not: a choice
         // flipped by noise must not bring back frequent sampling. Only a
-        // real change of the input (`moved` in `tick`) resets it.
-        self.interval = if self.first {
+        // real change of the input (`moved` in `tick`) resets it. It grows
+        // by the loser's handicap too: sampling a path that takes 3 × as
+        // long costs 3 × as much.
+        let (won, lost) = if best == Way::Read { (r, m) } else { (m, r) };
+        let handicap = (won.saturating_mul(100) / lost.max(1)).clamp(100, 1600);
+        let base = if self.first {
             BASE_INTERVAL
         } else {
-            (self.interval * 2).min(MAX_INTERVAL)
+            self.interval * 2
         };
+        self.interval = (u64::from(base) * handicap / 100).min(u64::from(MAX_INTERVAL)) as u32;
         let v = Verdict {
             best,
             map_rate: mib_per_s(m),
@@ -276,6 +298,22 @@ mod tests {
     }
 
     #[test]
+    fn a_costly_loser_is_sampled_less() {
+        // 256 spans; the loser takes 1.2 × or 3 × as long.
+        let loser_spans = |slow: u64| {
+            let mut c = Chooser::new(1 << 30, Some(100));
+            let mut now = 0;
+            c.tick(0, now);
+            let ways = run(&mut c, 256, 10 * slow, 100, &mut now);
+            assert_eq!(c.best, Way::Read);
+            ways.iter().filter(|&&w| w == Way::Map).count()
+        };
+        let (near, far) = (loser_spans(12), loser_spans(30));
+        assert!(far < near, "loser spans: {far} at 3 ×, {near} at 1.2 ×");
+        assert!(far <= 4, "{far}");
+    }
+
+    #[test]
     fn follows_a_change_of_the_input() {
         let mut c = Chooser::new(1 << 30, Some(100));
         let mut now = 0;
@@ -285,7 +323,9 @@ mod tests {
         // Records turn sparse: the mapping becomes far cheaper.
         let ways = run(&mut c, 40, 1, 2, &mut now);
         assert_eq!(c.best, Way::Map);
-        assert!(ways[30..].iter().all(|&w| w == Way::Map));
+        // After the switch, read (now the loser) is sampled at most once.
+        let reads = ways[10..].iter().filter(|&&w| w == Way::Read).count();
+        assert!(reads <= 1, "{ways:?}");
         assert_eq!(c.totals().0 + c.totals().1, 80 * 100);
     }
 }

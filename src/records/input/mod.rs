@@ -28,6 +28,7 @@ use crate::sys::{self, explain};
 mod choose;
 mod pagebuf;
 pub(crate) mod source;
+use crate::sys::clock::WorkClock;
 use choose::{Chooser, Way};
 use memmap2::Advice;
 use nix::errno::Errno;
@@ -260,8 +261,8 @@ impl Input {
             && off >= c.end
         {
             let was = c.way();
-            if let Some(v) = c.tick(off, sys::thread_cpu_us()) {
-                log_verdict(&self.path, &v, c.rounds);
+            if let Some(v) = c.tick(off, c.clock.now_us()) {
+                log_verdict(&self.path, &v, c.rounds, c.clock);
             }
             if c.way() != was {
                 self.drop_window();
@@ -498,7 +499,7 @@ impl Drop for Input {
     }
 }
 
-fn log_verdict(path: &Path, v: &choose::Verdict, rounds: u32) {
+fn log_verdict(path: &Path, v: &choose::Verdict, rounds: u32, clock: WorkClock) {
     let what = if v.first {
         "measured"
     } else if v.switched {
@@ -507,10 +508,11 @@ fn log_verdict(path: &Path, v: &choose::Verdict, rounds: u32) {
         "re-measured, keeping"
     };
     log::debug!(
-        "{}: --access auto {what} mmap {} MiB/s, read {} MiB/s (per CPU-second, sample {rounds}): using {}",
+        "{}: --access auto {what} mmap {} MiB/s, read {} MiB/s (per second of {}, sample {rounds}): using {}",
         path.display(),
         v.map_rate,
         v.read_rate,
+        clock.name(),
         v.best.name()
     );
 }
