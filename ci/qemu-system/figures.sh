@@ -127,6 +127,9 @@ pair() {
         show("split/cp", sp, cp, pieces " pieces of " piece "; busybox cp")
     }'
     [ "$NERR" = 0 ] || bench "$nm-errors" - "$NERR commands failed (the ratios above mean nothing); first: $ERRS"
+    # What `--access auto` chose and measured, from one more verbose run.
+    mmkit -v check "$f" 2>&1 >/dev/null | sed -n 's/^mmkit: debug: [^:]*: --access auto //p' |
+        while IFS= read -r l; do bench "$nm-auto" - "$l"; done
 }
 
 mkdir -p "$D"
