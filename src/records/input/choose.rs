@@ -18,9 +18,9 @@
 //! took 2.5 × as long waits 20 spans) and after every sample grows twice
 //! that much again, up to 128 spans, so the slower path walks a few percent
 //! of the input at most, the fewer the more it costs; a re-sample switches
-//! only for a lead of more than 5% (noise must not make it flip-flop). A winner's span
-//! whose rate moves threefold (dense records turning sparse, say)
-//! triggers a new sample at once. Large sparse records, where the mapping
+//! only for a lead of more than 5% (noise must not make it flip-flop). Two winner's spans
+//! in a row whose rate moved threefold (dense records turning sparse, say)
+//! trigger a new sample at once; one alone is noise. Large sparse records, where the mapping
 //! touches a fraction of the pages, cost a sample only a few records of
 //! pread. Whatever is chosen, the bytes read are the same.
 
@@ -90,6 +90,10 @@ pub(super) struct Chooser {
     interval: u32,
     /// The winner's rate (bytes per CPU-second) when it was chosen.
     reference: u64,
+    /// The last winner's span moved threefold from `reference` (one such
+    /// span is noise — a page-table release landing in it, a preempted
+    /// clock — two in a row are a change of the input).
+    moved_last: bool,
     /// Bytes walked through each way (for the summary).
     total: [u64; 2],
     /// Sample rounds decided.
@@ -146,6 +150,7 @@ impl Chooser {
             left: 0,
             interval: BASE_INTERVAL,
             reference: 0,
+            moved_last: false,
             total: [0; 2],
             rounds: 0,
         }
@@ -154,6 +159,23 @@ impl Chooser {
     /// The way the current span uses.
     pub(super) fn way(&self) -> Way {
         self.cur
+    }
+
+    /// Input bytes per span.
+    pub(super) fn span(&self) -> u64 {
+        self.span
+    }
+
+    /// `us` of work spent on behalf of `way` outside its spans (unmapping
+    /// the window when the walk leaves the mapping): charged to that way
+    /// while a round is measuring, and taken out of the current span.
+    pub(super) fn charge(&mut self, way: Way, us: u64) {
+        if self.sampling {
+            self.acc[way.idx()].1 += us;
+        }
+        if let Some((off, t0)) = self.from {
+            self.from = Some((off, t0.saturating_add(us)));
+        }
     }
 
     /// Input bytes walked through each way so far: (mmap, read).
@@ -190,8 +212,10 @@ impl Chooser {
             verdict = Some(self.decide());
         } else {
             let r = rate(span);
-            let moved =
+            let off_rate =
                 r > self.reference.saturating_mul(3) || r.saturating_mul(3) < self.reference;
+            let moved = off_rate && self.moved_last;
+            self.moved_last = off_rate && !moved;
             if moved {
                 self.interval = BASE_INTERVAL;
             }
@@ -256,6 +280,7 @@ impl Chooser {
         self.best = best;
         self.reference = if best == Way::Read { r } else { m };
         self.left = self.interval;
+        self.moved_last = false;
         self.sampling = false;
         self.first = false;
         self.rounds += 1;
@@ -311,6 +336,23 @@ mod tests {
         let (near, far) = (loser_spans(12), loser_spans(30));
         assert!(far < near, "loser spans: {far} at 3 ×, {near} at 1.2 ×");
         assert!(far <= 4, "{far}");
+    }
+
+    #[test]
+    fn one_odd_span_is_noise_two_are_a_change() {
+        let mut c = Chooser::new(1 << 30, Some(100));
+        let mut now = 0;
+        c.tick(0, now);
+        run(&mut c, 12, 20, 10, &mut now);
+        assert_eq!((c.best, c.sampling), (Way::Read, false));
+        c.left = 50;
+        // One read span four times as slow (a release, a preemption)...
+        run(&mut c, 1, 20, 40, &mut now);
+        let ways = run(&mut c, 3, 20, 10, &mut now);
+        assert_eq!(ways, [Way::Read; 3], "no sample for one odd span");
+        // ...but two in a row are a change: sample the mapping at once.
+        run(&mut c, 2, 20, 40, &mut now);
+        assert_eq!(c.way(), Way::Map);
     }
 
     #[test]

@@ -176,6 +176,11 @@ pub(crate) struct Input {
     maps: u64,
     /// `--access auto`: the measurement choosing the way.
     choose: Option<Chooser>,
+    /// `--access auto`: the mapped window left while a span is read with
+    /// pread, taken up again when the walk comes back to the mapping (a
+    /// fresh window per sample would charge the mapping a setup that a
+    /// fixed `--access mmap` pays once per window).
+    parked: Option<Win>,
 }
 
 impl Input {
@@ -217,6 +222,7 @@ impl Input {
             spare: PageBuf::default(),
             maps: 0,
             choose,
+            parked: None,
         })
     }
 
@@ -265,7 +271,14 @@ impl Input {
                 log_verdict(&self.path, &v, c.rounds, c.clock);
             }
             if c.way() != was {
-                self.drop_window();
+                // Leaving the mapping (releasing what is behind) is its
+                // cost, not the next read span's: time it apart.
+                let t0 = c.clock.now_us();
+                self.park(off);
+                if let Some(c) = &mut self.choose {
+                    let us = c.clock.now_us().saturating_sub(t0);
+                    c.charge(was, us);
+                }
             }
         }
         let hit = match &self.cur {
@@ -318,6 +331,22 @@ impl Input {
             w.touches = w.touches.saturating_add(1);
             return;
         }
+        // Under --access auto each span pays its own page-table work: a
+        // populate or release step reaching across many spans would make
+        // their rates jump and the chooser resample for nothing. (The span
+        // end is past `off`: `bytes` ticked the chooser before.)
+        // The density threshold scales with the shorter step.
+        let (populate_to, release_step, dense_touches) = match &self.choose {
+            Some(c) => {
+                let end = c.end.saturating_sub(w.start).min(usize::MAX as u64) as usize;
+                let span = c.span().min(RELEASE_STEP as u64);
+                let step = (span as usize).max(page);
+                let touches = u64::from(DENSE_TOUCHES) * span.min(POPULATE_STEP as u64)
+                    / POPULATE_STEP as u64;
+                (end.max(rel + n), step, (touches as u32).max(1))
+            }
+            None => (rel + n + POPULATE_STEP, RELEASE_STEP, DENSE_TOUCHES),
+        };
         if let Data::Map(m) = &w.data {
             // Map the page tables of the next chunk in one call instead of
             // one fault per 16 pages (and let prefetches reach the pages) —
@@ -325,9 +354,9 @@ impl Input {
             // touches one page in many, and populating would read them all.
             w.touches += 1;
             if rel + n > w.populated {
-                self.dense = w.touches >= DENSE_TOUCHES;
+                self.dense = w.touches >= dense_touches;
                 let from = rel / page * page;
-                let to = ((rel + n + POPULATE_STEP).div_ceil(page) * page).min(m.len());
+                let to = (populate_to.div_ceil(page) * page).min(m.len());
                 if self.dense
                     && self.can_populate
                     && m.advise(Advice::PopulateRead, from, to - from).is_err()
@@ -338,12 +367,31 @@ impl Input {
                 w.touches = 0;
             }
             // Release what is behind the cursor: resident memory stays flat.
-            if rel >= w.released + RELEASE_STEP {
+            if rel >= w.released + release_step {
                 let upto = rel / page * page;
                 let _ = m.release(w.released, upto - w.released);
                 w.released = upto;
             }
         }
+    }
+
+    /// Leave the current window for the other way at `off`: a mapping is
+    /// kept in `parked` with the pages behind `off` released; a buffer is
+    /// dropped.
+    fn park(&mut self, off: u64) {
+        if let Some(mut w) = self.cur.take_if(|w| matches!(w.data, Data::Map(_))) {
+            if let Data::Map(m) = &w.data
+                && off >= w.start
+            {
+                let upto = ((off - w.start) as usize / self.page * self.page).min(m.len());
+                if upto > w.released {
+                    let _ = m.release(w.released, upto - w.released);
+                    w.released = upto;
+                }
+            }
+            self.parked = Some(w);
+        }
+        self.drop_window();
     }
 
     /// Drop the current window (keeping a buffer for reuse, and what it
@@ -395,6 +443,15 @@ impl Input {
             )
             .with_path(&self.path)
             .at(off));
+        }
+        // (A parked mapping that does not cover `off` is unmapped here.)
+        if !buffered
+            && let Some(p) = self.parked.take()
+            && off >= p.start
+            && off + n as u64 <= p.start + p.bytes().len() as u64
+        {
+            self.cur = Some(p);
+            return Ok(());
         }
         let start = off / self.page as u64 * self.page as u64;
         let need = (off - start) as usize + n;
