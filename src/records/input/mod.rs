@@ -153,6 +153,18 @@ impl Win {
             Data::Buf(b) => b.as_slice(),
         }
     }
+
+    /// Release the mapped pages from `released` up to the page holding
+    /// `rel` (a buffer has nothing to release).
+    fn release_behind(&mut self, rel: usize, page: usize) {
+        if let Data::Map(m) = &self.data {
+            let upto = (rel / page * page).min(m.len());
+            if upto > self.released {
+                let _ = m.release(self.released, upto - self.released);
+                self.released = upto;
+            }
+        }
+    }
 }
 
 /// A read-only input accessed through windows.
@@ -335,18 +347,7 @@ impl Input {
         // populate or release step reaching across many spans would make
         // their rates jump and the chooser resample for nothing. (The span
         // end is past `off`: `bytes` ticked the chooser before.)
-        // The density threshold scales with the shorter step.
-        let (populate_to, release_step, dense_touches) = match &self.choose {
-            Some(c) => {
-                let end = c.end.saturating_sub(w.start).min(usize::MAX as u64) as usize;
-                let span = c.span().min(RELEASE_STEP as u64);
-                let step = (span as usize).max(page);
-                let touches = u64::from(DENSE_TOUCHES) * span.min(POPULATE_STEP as u64)
-                    / POPULATE_STEP as u64;
-                (end.max(rel + n), step, (touches as u32).max(1))
-            }
-            None => (rel + n + POPULATE_STEP, RELEASE_STEP, DENSE_TOUCHES),
-        };
+        let auto = self.choose.as_ref().map(|c| (c.end, c.span()));
         if let Data::Map(m) = &w.data {
             // Map the page tables of the next chunk in one call instead of
             // one fault per 16 pages (and let prefetches reach the pages) —
@@ -354,6 +355,16 @@ impl Input {
             // touches one page in many, and populating would read them all.
             w.touches += 1;
             if rel + n > w.populated {
+                // The density threshold scales with the shorter step.
+                let (populate_to, dense_touches) = match auto {
+                    Some((end, span)) => {
+                        let end = end.saturating_sub(w.start).min(usize::MAX as u64) as usize;
+                        let touches = u64::from(DENSE_TOUCHES) * span.min(POPULATE_STEP as u64)
+                            / POPULATE_STEP as u64;
+                        (end.max(rel + n), (touches as u32).max(1))
+                    }
+                    None => (rel + n + POPULATE_STEP, DENSE_TOUCHES),
+                };
                 self.dense = w.touches >= dense_touches;
                 let from = rel / page * page;
                 let to = (populate_to.div_ceil(page) * page).min(m.len());
@@ -367,10 +378,11 @@ impl Input {
                 w.touches = 0;
             }
             // Release what is behind the cursor: resident memory stays flat.
+            let release_step = auto.map_or(RELEASE_STEP, |(_, span)| {
+                (span.min(RELEASE_STEP as u64) as usize).max(page)
+            });
             if rel >= w.released + release_step {
-                let upto = rel / page * page;
-                let _ = m.release(w.released, upto - w.released);
-                w.released = upto;
+                w.release_behind(rel, page);
             }
         }
     }
@@ -380,14 +392,8 @@ impl Input {
     /// dropped.
     fn park(&mut self, off: u64) {
         if let Some(mut w) = self.cur.take_if(|w| matches!(w.data, Data::Map(_))) {
-            if let Data::Map(m) = &w.data
-                && off >= w.start
-            {
-                let upto = ((off - w.start) as usize / self.page * self.page).min(m.len());
-                if upto > w.released {
-                    let _ = m.release(w.released, upto - w.released);
-                    w.released = upto;
-                }
+            if off >= w.start {
+                w.release_behind((off - w.start) as usize, self.page);
             }
             self.parked = Some(w);
         }
