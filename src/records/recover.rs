@@ -13,7 +13,7 @@
 //! `records::pcapng::recover`; the writing is shared.
 
 use super::input::{Input, WindowOpts};
-use super::layout::{Layout, LayoutOpts, read_uint};
+use super::layout::{Layout, LayoutKind, LayoutOpts, read_uint};
 use super::output::{OutOpts, OutputFile, dir_of, kernel_copy, temp};
 use super::walk::{Walker, open_layout};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
@@ -281,6 +281,28 @@ fn scan(src: &mut Input, lopts: &LayoutOpts) -> Result<Scan> {
             }
             Err(e) => return Err(e),
         }
+    }
+    // A guessed seed layout whose first record header is not zeros and not
+    // a seed header (bad magic, absurd length) is a guess gone wrong (a file
+    // of another format), not a file to cut to its header. A first record
+    // cut short or never written (zeros) keeps the header as usual.
+    let rh_len = layout.rec_header_len;
+    if records == 0
+        && lopts.layout == LayoutKind::Auto
+        && layout.name == "seed"
+        && src.len() >= hl + rh_len as u64
+        && let Some((why, at)) = &reason
+        && {
+            let rh = src.bytes(hl, rh_len)?;
+            rh.iter().any(|&b| b != 0) && layout.record_len(rh).is_err()
+        }
+    {
+        return Err(Error::malformed(format!(
+            "no seed record follows the file header ({why}): the layout was guessed as seed"
+        ))
+        .with_path(src.path())
+        .at(*at)
+        .hint("nothing was written; for another record format give --layout and its geometry"));
     }
     let torn = match (&reason, last) {
         (Some((_, at)), Some(payload)) if *at == kept => {
