@@ -309,3 +309,75 @@ fn a_cut_first_section_header_is_exit_3() {
     );
     assert!(!t.join("c.recovered.pcapng").exists());
 }
+
+/// Blocks damaged in the middle of a capture: a trailing length that
+/// differs from the leading one, and a leading length that is not a
+/// multiple of 4. `check` names the damage and its offset (exit 3);
+/// `recover` keeps every block before the damaged one, which checks clean
+/// and which capinfos and tshark read in full; the packets after it are
+/// counted as dropped.
+#[test]
+fn blocks_damaged_in_the_middle() {
+    let peers = wireshark_peers();
+    let t = TempDir::new("ngmid");
+    let data = std::fs::read(fixture("two-interfaces")).unwrap();
+    let (ends, packet) = blocks(&data);
+    // A packet block in the middle, not the last one.
+    let i = (ends.len() / 2..ends.len() - 2)
+        .find(|&i| packet[i])
+        .expect("a packet block in the middle");
+    let at = ends[i] as usize;
+    let len = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap()) as usize;
+    let trail = at + len - 4;
+    let damages: [(&str, Vec<u8>, &str); 2] = [
+        (
+            "trailing",
+            {
+                let mut d = data.clone();
+                d[trail..trail + 4].copy_from_slice(&(len as u32 + 4).to_le_bytes());
+                d
+            },
+            "trailing",
+        ),
+        (
+            "unaligned",
+            {
+                let mut d = data.clone();
+                d[at + 4..at + 8].copy_from_slice(&(len as u32 + 2).to_le_bytes());
+                d
+            },
+            "multiple of 4",
+        ),
+    ];
+    let (klen, nblocks, packets) = expected(&ends, &packet, at as u64);
+    assert!(packets > 0 && klen as usize == at);
+    for (name, bad, why) in damages {
+        let input = t.join(&format!("{name}.pcapng"));
+        std::fs::write(&input, &bad).unwrap();
+        let c = run(&["check", &s(&input)]);
+        assert_eq!(c.status.code(), Some(3), "{name}: {}", stdout(&c));
+        let report = stdout(&c) + &stderr(&c);
+        assert!(report.contains(why), "{name}: {report}");
+        assert!(
+            report.contains(&format!("{at}")),
+            "{name}: offset {at} in {report}"
+        );
+        let out = t.join(&format!("{name}.recovered.pcapng"));
+        let o = run(&["recover", &s(&input), "-o", &s(&out)]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let r = stdout(&o);
+        assert_eq!(kept(&r), (packets, klen, nblocks), "{name}: {r}");
+        assert!(r.contains(&format!("at byte {at} ")), "{name}: {r}");
+        assert!(r.contains(why), "{name}: {r}");
+        assert!(
+            std::fs::read(&out).unwrap() == data[..at],
+            "{name}: the prefix"
+        );
+        let c = run(&["check", &s(&out)]);
+        assert!(c.status.success(), "{name}: {}", stdout(&c));
+        if peers {
+            assert_eq!(capinfos_packets(&out), packets, "{name}: capinfos");
+            assert_eq!(frames(&out).len() as u64, packets, "{name}: tshark");
+        }
+    }
+}

@@ -429,7 +429,10 @@ fn a_custom_layout_is_recovered_with_its_flags() {
         a.push(p.into());
         run(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
-    for (i, cut) in [b[1] + 1, b[20] + 3, b[b.len() - 2] + 6].into_iter().enumerate() {
+    for (i, cut) in [b[1] + 1, b[20] + 3, b[b.len() - 2] + 6]
+        .into_iter()
+        .enumerate()
+    {
         let inp = t.s(&format!("cut{i}.bin"));
         std::fs::write(&inp, &bytes[..cut]).unwrap();
         let out = t.s(&format!("cut{i}.recovered.bin"));

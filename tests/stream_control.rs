@@ -76,7 +76,10 @@ fn a_signal_ends_follow_with_every_whole_record_kept() {
         // Half of the file in bursts, ending inside a record; the writer
         // keeps the file open (a recorder that is still running).
         let cut = 333_333;
-        let mut w = std::fs::OpenOptions::new().append(true).open(&grow).unwrap();
+        let mut w = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&grow)
+            .unwrap();
         for c in data[500..cut].chunks(50_000) {
             std::thread::sleep(Duration::from_millis(50));
             w.write_all(c).unwrap();
@@ -124,7 +127,16 @@ fn memory_stays_flat_while_following() {
     let child = std::process::Command::new("/usr/bin/time")
         .args(["-f", "maxrss %M", env!("CARGO_BIN_EXE_mmkit")])
         .args([
-            "split", &grow, "--follow", "--idle", "5", "-o", &d, "--size", "10M", "--no-sync",
+            "split",
+            &grow,
+            "--follow",
+            "--idle",
+            "5",
+            "-o",
+            &d,
+            "--size",
+            "10M",
+            "--no-sync",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -281,7 +293,14 @@ fn exec_substitutes_braces_and_runs_one_at_a_time() {
         .iter()
         .map(|p| format!("1 {p} {}", std::fs::metadata(p).unwrap().len()))
         .collect();
-    assert_eq!(ran.lines().collect::<Vec<_>>(), want, "once per piece, in order");
-    assert!(!Path::new(&lock).exists(), "split waited for the last command");
+    assert_eq!(
+        ran.lines().collect::<Vec<_>>(),
+        want,
+        "once per piece, in order"
+    );
+    assert!(
+        !Path::new(&lock).exists(),
+        "split waited for the last command"
+    );
     assert!(join_bytes(&t, &ps) == data);
 }
