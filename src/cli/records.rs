@@ -133,7 +133,7 @@ with_layout_flags! {
     /// split a record file into pieces of at most --size bytes at record boundaries
     #[derive(FromArgs, Debug)]
     #[argh(subcommand, name = "split",
-        note = "Every piece is the file header plus whole records and never exceeds --size, except a single record larger than --size, which goes alone in its own piece (with a warning). Pieces are named PREFIX.NNNN.EXT (EXT from the input name), numbered from 0000, written under a temporary name and renamed when complete.",
+        note = "Every piece is the file header plus whole records and never exceeds --size, except a single record larger than --size, which goes alone in its own piece (with a warning). Pieces are named PREFIX.NNNN.EXT (EXT from the input name; a stream's PREFIX.NNNNNN.EXT, EXT from the layout), numbered from 0, written under a temporary name and renamed when complete.",
         example = "mmkit split capture.pcap -o /mnt/usb --size 100M")]
     pub struct SplitArgs {
         /// the input: a file (opened read-only), - for standard input, or a FIFO
