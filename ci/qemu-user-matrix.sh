@@ -9,6 +9,13 @@
 #   scenario   gen -> split -> check -> join on seed/pcap/custom layouts,
 #              both endians, odd layouts, on every target; every target's
 #              generated file and pieces must be byte-identical to x86_64's.
+#              Streams: some of those files fed through a pipe to `split -`
+#              (--size, --records, --write mmap): the pieces must be those of
+#              a file split, check clean, join back identical, and equal
+#              x86_64's. pcapng: committed fixtures (two interfaces, big-
+#              endian, two sections, DSB, ISB, mixed byte orders) split as a
+#              file and from a pipe, checked, joined back identical, and a
+#              copy cut inside a block recovered; all of it equal to x86_64's.
 #   big        32-bit large files: on mipsel and armv7, check, split a 4200M
 #              sparse generated file and join it back identical (cmp), with
 #              pread + copy_file_range, and with mmap when the emulator can
@@ -143,7 +150,8 @@ mkdir -p "$TMP"
 TMP=$(cd "$TMP" && pwd)
 
 # run_t TARGET PROG ARGS...: run a dist binary of TARGET; sets RC, OUT (stdout
-# and stderr, one line) without failing the script.
+# and stderr, one line) and OUT_FULL (the same, untouched) without failing the
+# script.
 run_t() {
     local t=$1 prog=$2 r
     shift 2
@@ -153,10 +161,44 @@ run_t() {
     [ -n "${RUN_TIMEOUT:-}" ] && r="timeout $RUN_TIMEOUT $r"
     set +e
     # shellcheck disable=SC2086 # the runner is a word list on purpose
-    OUT=$($r "$DIST/$t/$prog" "$@" 2>&1)
+    if [ -n "${RUN_STDIN:-}" ]; then
+        OUT=$($r "$DIST/$t/$prog" "$@" 2>&1 < <(cat -- "$RUN_STDIN"))
+    else
+        OUT=$($r "$DIST/$t/$prog" "$@" 2>&1)
+    fi
     RC=$?
     set -e
+    OUT_FULL=$OUT
     OUT=$(printf '%s' "$OUT" | tr '\n' ' ' | cut -c1-300)
+}
+
+# run_t_in IN TARGET PROG ARGS...: run_t with standard input a pipe that IN
+# is fed through (as `cat IN | PROG`, so PROG sees a pipe, not the regular
+# file `<IN` would give it; RC and OUT are PROG's).
+run_t_in() {
+    if [ ! -r "$1" ]; then
+        RC=127
+        OUT="run_t_in: cannot read $1"
+        return 0
+    fi
+    local RUN_STDIN=$1
+    shift
+    run_t "$@"
+}
+
+# first_diff A B: cmp's first line about A and B; never fails (a failing
+# command substitution in an assignment would end the script under set -e)
+first_diff() {
+    cmp "$1" "$2" 2>&1 | head -1 || true
+}
+
+# check_why: after a `check` run, the files it did not find clean and their
+# problem lines (not the reports of the clean ones), else OUT
+check_why() {
+    local w
+    w=$(printf '%s\n' "$OUT_FULL" | awk '/^[^ ].*: / && !/: OK$/ {print} /^  problem:/ {print}' |
+        tr '\n' ' ' | cut -c1-300 || true)
+    printf '%s\n' "${w:-$OUT}"
 }
 
 # ------------------------------------------------------------- controls
@@ -276,6 +318,246 @@ CASES=(
     "custom-odd|--layout custom --header-len 5 --rec-header-len 7 --len-offset 3 --len-width 2 --len-endian be --no-magic --min-payload 1 --max-payload 777 --size 1M --seed 18|100001|--layout custom --header-len 5 --rec-header-len 7 --len-offset 3 --len-width 2 --len-endian be --no-magic"
 )
 
+# Streams (issue 12): a CASES input fed through a pipe to `split -`.
+# id|name of the CASES entry (its gen and layout flags)|split flags
+STREAM_CASES=(
+    "seed-le-size|seed-le|--size 700K"
+    "seed-be-size|seed-be|--size 700K"
+    "seed-be-records|seed-be|--records 400"
+    "seed-odd-be-mmap|seed-odd-be|--size 333K --write mmap"
+    "pcap-le-mmap|pcap-le|--size 1M --write mmap"
+    "pcap-be-size|pcap-be|--size 1M"
+    "pcap-be-records|pcap-be|--size 1M --records 500"
+    "custom-odd-size|custom-odd|--size 100001"
+)
+
+# pcapng (issue 13): committed fixtures (tests/pcapng/make-fixtures.sh; every
+# SHB there says Section Length -1, so a join must be byte-identical).
+# fixture|split flags (file and stream)|extra flags of a second stream split
+PCAPNG_FIXTURES=$REPO/tests/pcapng/fixtures
+PCAPNG_CASES=(
+    "two-interfaces|--size 4K|"              # mergecap: Ethernet us + Raw IP ns
+    "big-endian|--size 4K --write mmap|"     # big-endian section
+    "multi-section|--size 5000|--records 4"  # two SHBs: the prefix changes mid-file
+    "secrets|--size 3K|"                     # DSB: repeated in every piece's prefix
+    "isb|--size 2500|--records 3"            # ISBs at the end
+    "mixed-endian|--size 4K|"                # LE section (with DSB), then a BE one
+)
+
+# pieces_of DIR: the pieces in DIR (not the manifest), sorted, into PIECES
+pieces_of() {
+    mapfile -t PIECES < <(find "$1" -type f ! -name "*.manifest" | LC_ALL=C sort)
+}
+
+# same_pieces DIR-A DIR-B: the pieces of A and B have the same contents in the
+# same order (names aside)
+same_pieces() {
+    local a b
+    a=$(cd "$1" && find . -type f ! -name "*.manifest" | LC_ALL=C sort | xargs -r sha256sum | cut -c1-64)
+    b=$(cd "$2" && find . -type f ! -name "*.manifest" | LC_ALL=C sort | xargs -r sha256sum | cut -c1-64)
+    [ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# stream_names DIR PREFIX EXT: every piece in DIR is PREFIX.NNNNNN.EXT, numbered
+# from 000000 without a gap
+stream_names() {
+    local n=0 p
+    pieces_of "$1"
+    for p in "${PIECES[@]}"; do
+        [ "${p##*/}" = "$(printf '%s.%06d.%s' "$2" "$n" "$3")" ] || return 1
+        n=$((n + 1))
+    done
+    [ $n -gt 0 ]
+}
+
+# vs_ref LABEL REL WHAT: this target's $TMP/scenario/<s>/REL/sums must equal
+# x86_64's (S is the target's short name)
+vs_ref() {
+    local ref mine=$TMP/scenario/$s/$2/sums
+    ref=$TMP/scenario/$(short "$REF")/$2/sums
+    if [ ! -f "$ref" ]; then
+        fail "$1 = x86_64" "no x86_64 reference run"
+    elif cmp -s "$ref" "$mine"; then
+        pass "$1 = x86_64" "$3 byte-identical to x86_64 (sha256 of $(wc -l <"$mine") files)"
+    else
+        fail "$1 = x86_64" "checksums differ from x86_64: $(diff "$ref" "$mine" | head -4 | tr '\n' ' ')"
+    fi
+}
+
+# scenario_stream TARGET ID CASE SPLIT-FLAGS: gen CASE's file, `cat in.rec |
+# mmkit split - --prefix st` it, check, join (cmp identical), and compare the
+# pieces with a file split of the same bytes with the same flags.
+scenario_stream() {
+    local t=$1 id=$2 base=$3 sflags=$4 c name gflags psize lflags='' found=0 ext
+    for c in "${CASES[@]}"; do
+        IFS='|' read -r name gflags psize lflags <<<"$c"
+        if [ "$name" = "$base" ]; then
+            found=1
+            break
+        fi
+    done
+    if [ $found = 0 ]; then
+        fail "$s stream $id" "no case $base in CASES"
+        return 0
+    fi
+    case " $lflags " in
+    *" --layout pcap "*) ext=pcap ;;
+    *) ext=dat ;;
+    esac
+    local d=$TMP/scenario/$s/stream-$id ok=1 why=''
+    mkdir -p "$d/stream" "$d/file"
+    # shellcheck disable=SC2086 # flag lists
+    {
+        run_t "$t" mmkit -q gen "$d/in.rec" $gflags
+        [ "$RC" = 0 ] || { ok=0; why="gen: exit $RC $OUT"; }
+        if [ $ok = 1 ]; then
+            run_t_in "$d/in.rec" "$t" mmkit -q split - --prefix st -o "$d/stream" $sflags $lflags
+            [ "$RC" = 0 ] || { ok=0; why="cat in.rec | split - $sflags: exit $RC $OUT"; }
+        fi
+        PIECES=()
+        if [ $ok = 1 ]; then
+            pieces_of "$d/stream"
+            if [ ${#PIECES[@]} -lt 2 ]; then
+                ok=0
+                why="split - made ${#PIECES[@]} pieces, want >= 2"
+            elif ! stream_names "$d/stream" st "$ext"; then
+                ok=0
+                why="stream pieces not named st.NNNNNN.$ext from 000000: ${PIECES[*]##*/}"
+            fi
+        fi
+        local streamed=("${PIECES[@]}")
+        if [ $ok = 1 ]; then
+            run_t "$t" mmkit -q split "$d/in.rec" -o "$d/file" $sflags $lflags
+            [ "$RC" = 0 ] || { ok=0; why="split FILE $sflags: exit $RC $OUT"; }
+        fi
+        if [ $ok = 1 ] && ! same_pieces "$d/file" "$d/stream"; then
+            ok=0
+            why="stream pieces differ from a file split of the same bytes ($sflags)"
+        fi
+        if [ $ok = 1 ]; then
+            run_t "$t" mmkit -q check $lflags "${streamed[@]}"
+            [ "$RC" = 0 ] || { ok=0; why="check of the stream pieces: exit $RC $(check_why)"; }
+        fi
+        if [ $ok = 1 ]; then
+            run_t "$t" mmkit -q join $lflags "${streamed[@]}" -o "$d/joined.rec"
+            [ "$RC" = 0 ] || { ok=0; why="join of the stream pieces: exit $RC $OUT"; }
+        fi
+    }
+    if [ $ok = 1 ] && ! cmp -s "$d/in.rec" "$d/joined.rec"; then
+        ok=0
+        why="joined stream pieces differ from the input: $(first_diff "$d/in.rec" "$d/joined.rec")"
+    fi
+    if [ $ok = 0 ]; then
+        fail "$s stream $id" "$why"
+        return 0
+    fi
+    (cd "$d" && sha256sum in.rec "${streamed[@]#"$d"/}") >"$d/sums"
+    pass "$s stream $id" "cat | split - $sflags: ${#streamed[@]} pieces = file split's, check, join identical"
+    [ "$t" = "$REF" ] || vs_ref "$s stream $id" "stream-$id" "input and stream pieces"
+}
+
+# scenario_pcapng TARGET FIXTURE SPLIT-FLAGS EXTRA: split the fixture as a file
+# and from a pipe (the same pieces), and once more from a pipe with EXTRA
+# flags too; check and join every set (cmp identical: the fixtures' SHBs say
+# -1); recover a copy cut inside a block; compare all outputs with x86_64's.
+scenario_pcapng() {
+    local t=$1 fx=$2 sflags=$3 extra=$4 in=$PCAPNG_FIXTURES/$2.pcapng
+    local d=$TMP/scenario/$s/pcapng-$2 ok why kind dir n=0 sets=() cut size
+    if [ ! -f "$in" ]; then
+        fail "$s pcapng $fx" "fixture $in is missing"
+        return 0
+    fi
+    mkdir -p "$d/file" "$d/stream"
+    sets=(file stream)
+    if [ -n "$extra" ]; then
+        mkdir -p "$d/stream-extra"
+        sets+=(stream-extra)
+    fi
+    local all=1
+    for kind in "${sets[@]}"; do
+        ok=1 why=''
+        dir=$d/$kind
+        # shellcheck disable=SC2086 # flag lists
+        case $kind in
+        file) run_t "$t" mmkit -q split "$in" -o "$dir" $sflags ;;
+        stream) run_t_in "$in" "$t" mmkit -q split - --prefix ng -o "$dir" $sflags ;;
+        stream-extra) run_t_in "$in" "$t" mmkit -q split - --prefix ng -o "$dir" $sflags $extra ;;
+        esac
+        [ "$RC" = 0 ] || { ok=0; why="split: exit $RC $OUT"; }
+        PIECES=()
+        if [ $ok = 1 ]; then
+            pieces_of "$dir"
+            n=${#PIECES[@]}
+            [ "$n" -ge 2 ] || { ok=0; why="split made $n pieces, want >= 2"; }
+        fi
+        if [ $ok = 1 ] && [ "$kind" != file ] && ! stream_names "$dir" ng pcapng; then
+            ok=0
+            why="stream pieces not named ng.NNNNNN.pcapng from 000000: ${PIECES[*]##*/}"
+        fi
+        if [ $ok = 1 ] && [ "$kind" = stream ] && ! same_pieces "$d/file" "$dir"; then
+            ok=0
+            why="stream pieces differ from the file split's"
+        fi
+        if [ $ok = 1 ]; then
+            run_t "$t" mmkit -q check "${PIECES[@]}"
+            [ "$RC" = 0 ] || { ok=0; why="check of the pieces: exit $RC $(check_why)"; }
+        fi
+        if [ $ok = 1 ]; then
+            run_t "$t" mmkit -q join "${PIECES[@]}" -o "$d/joined-$kind.pcapng"
+            [ "$RC" = 0 ] || { ok=0; why="join: exit $RC $OUT"; }
+        fi
+        if [ $ok = 1 ] && ! cmp -s "$in" "$d/joined-$kind.pcapng"; then
+            ok=0
+            why="joined file differs from the fixture: $(first_diff "$in" "$d/joined-$kind.pcapng")"
+        fi
+        local how="split $fx.pcapng $sflags"
+        [ "$kind" = file ] || how="cat $fx.pcapng | split - $sflags"
+        [ "$kind" = stream-extra ] && how="$how $extra"
+        if [ $ok = 1 ]; then
+            pass "$s pcapng $fx $kind" "$how: $n pieces, check, join cmp identical"
+        else
+            fail "$s pcapng $fx $kind" "$how: $why"
+            all=0
+        fi
+    done
+
+    # recover: cut at an odd offset, so inside a block (blocks are 4-aligned)
+    ok=1 why=''
+    size=$(stat -c %s "$in")
+    cut=$(((size * 2 / 3) | 1))
+    head -c "$cut" "$in" >"$d/cut.pcapng"
+    run_t "$t" mmkit recover "$d/cut.pcapng" -o "$d/recovered.pcapng"
+    [ "$RC" = 0 ] || { ok=0; why="recover: exit $RC $OUT"; }
+    # the report, without this target's directory, is compared too
+    printf '%s\n' "${OUT_FULL//"$d/"/}" >"$d/recover.report"
+    local kept=0
+    if [ $ok = 1 ]; then
+        kept=$(stat -c %s "$d/recovered.pcapng" 2>/dev/null || echo 0)
+        if [ "$kept" -le 0 ] || [ "$kept" -ge "$cut" ]; then
+            ok=0
+            why="recovered $kept bytes of a file cut at $cut, want 0 < kept < $cut"
+        elif ! cmp -s -n "$kept" "$in" "$d/recovered.pcapng"; then
+            ok=0
+            why="the recovered $kept bytes are not the fixture's first $kept"
+        fi
+    fi
+    if [ $ok = 1 ]; then
+        run_t "$t" mmkit -q check "$d/recovered.pcapng"
+        [ "$RC" = 0 ] || { ok=0; why="check of the recovered file: exit $RC $(check_why)"; }
+    fi
+    if [ $ok = 1 ]; then
+        pass "$s pcapng $fx recover" "cut at $cut of $size bytes: kept $kept bytes, the fixture's prefix, check clean"
+    else
+        fail "$s pcapng $fx recover" "cut at $cut of $size bytes: $why"
+        all=0
+    fi
+
+    [ $all = 1 ] || return 0
+    (cd "$d" && find "${sets[@]}" joined-*.pcapng recovered.pcapng recover.report -type f ! -name "*.manifest" |
+        LC_ALL=C sort | xargs sha256sum) >"$d/sums"
+    [ "$t" = "$REF" ] || vs_ref "$s pcapng $fx" "pcapng-$fx" "pieces (file, stream), joined, recovered and the recover report"
+}
+
 part_scenario() {
     ensure_dist --no-controls "${TARGETS[@]}"
     local t s c name gflags psize lflags d ok why wm
@@ -306,7 +588,7 @@ part_scenario() {
                     fi
                     if [ $ok = 1 ]; then
                         run_t "$t" mmkit -q check $lflags "$d/in.rec" "${pieces[@]}"
-                        [ "$RC" = 0 ] || { ok=0; why="check: exit $RC $OUT"; }
+                        [ "$RC" = 0 ] || { ok=0; why="check: exit $RC $(check_why)"; }
                     fi
                     if [ $ok = 1 ]; then
                         run_t "$t" mmkit -q join $lflags "${pieces[@]}" -o "$d/joined.rec" --write "$wm"
@@ -325,16 +607,17 @@ part_scenario() {
                     continue
                 fi
                 [ "$t" = "$REF" ] && continue
-                local ref
-                ref=$TMP/scenario/$(short "$REF")/$name-$wm/sums
-                if [ ! -f "$ref" ]; then
-                    fail "$s $name $wm = x86_64" "no x86_64 reference run"
-                elif cmp -s "$ref" "$d/sums"; then
-                    pass "$s $name $wm = x86_64" "input and $(($(wc -l <"$d/sums") - 1)) pieces byte-identical to x86_64 (sha256)"
-                else
-                    fail "$s $name $wm = x86_64" "checksums differ from x86_64: $(diff "$ref" "$d/sums" | head -4 | tr '\n' ' ')"
-                fi
+                vs_ref "$s $name $wm" "$name-$wm" "input and $(($(wc -l <"$d/sums") - 1)) pieces"
             done
+        done
+        local id base sflags fx extra
+        for c in "${STREAM_CASES[@]}"; do
+            IFS='|' read -r id base sflags <<<"$c"
+            scenario_stream "$t" "$id" "$base" "$sflags"
+        done
+        for c in "${PCAPNG_CASES[@]}"; do
+            IFS='|' read -r fx sflags extra <<<"$c"
+            scenario_pcapng "$t" "$fx" "$sflags" "$extra"
         done
     done
     rm -rf "$TMP/scenario"
@@ -371,7 +654,7 @@ big_run() {
     fi
     if [ $ok = 1 ] && ! cmp -s "$d/big.seed" "$d/joined.seed"; then
         ok=0
-        why="joined file differs: $(cmp "$d/big.seed" "$d/joined.seed" 2>&1 | head -1)"
+        why="joined file differs: $(first_diff "$d/big.seed" "$d/joined.seed")"
     fi
     if [ $ok = 1 ]; then
         pass "$name" "$bytes-byte sparse file, --access $access --write $wm: check, split into ${#pieces[@]} pieces, join, cmp identical ($((SECONDS - t0)) s)"
@@ -407,7 +690,7 @@ big_copy() {
         [ "$RC" = 124 ] && why="timed out (an endless copy loop?)"
         if [ $ok = 1 ] && ! cmp -s "$d/big.seed" "$d/copy.seed"; then
             ok=0
-            why="copy differs: $(cmp "$d/big.seed" "$d/copy.seed" 2>&1 | head -1)"
+            why="copy differs: $(first_diff "$d/big.seed" "$d/copy.seed")"
         fi
         if [ $ok = 1 ]; then
             pass "$name-$how" "copy of a $bytes-byte sparse file via $how (pread/pwrite), cmp identical ($((SECONDS - t0)) s)"
