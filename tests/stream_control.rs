@@ -159,9 +159,7 @@ fn memory_stays_flat_while_following() {
 /// A little-endian pcap header (snaplen 65535, Ethernet).
 fn pcap_header() -> Vec<u8> {
     let mut h = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        h.extend(v.to_le_bytes());
-    }
+    h.extend(0xa1b2_c3d4u32.to_le_bytes());
     h.extend(2u16.to_le_bytes());
     h.extend(4u16.to_le_bytes());
     h.extend([0u8; 8]);
