@@ -382,3 +382,53 @@ fn sigkill_mid_stream_then_recover_the_pcapng_temporary() {
         assert!(!f.is_empty() && f[..] == all[..f.len()]);
     }
 }
+
+/// `--records N` cuts a pcapng file split where it cuts the same bytes
+/// streamed: N packets per piece (the last the rest), the pieces of the
+/// two byte-identical, capinfos counting N in each. A piece with N packets
+/// closes before the next block it would keep, packet or not.
+#[test]
+fn records_cut_a_file_split_as_a_stream_split() {
+    let t = TempDir::new("ngrecords");
+    for fx in ["multi-section", "isb", "single"] {
+        let input = fixture(fx);
+        let (df, ds) = (t.s(&format!("{fx}-file")), t.s(&format!("{fx}-stream")));
+        let o = run(&[
+            "split",
+            &input,
+            "-o",
+            &df,
+            "--records",
+            "3",
+            "--prefix",
+            "ng",
+        ]);
+        assert!(o.status.success(), "{fx}: {}", stderr(&o));
+        let o = mmkit()
+            .args(["split", "-", "-o", &ds, "--records", "3", "--prefix", "ng"])
+            .stdin(std::fs::File::open(&input).unwrap())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{fx}: {}", stderr(&o));
+        let (pf, ps) = (pieces(Path::new(&df)), pieces(Path::new(&ds)));
+        assert!(pf.len() >= 3, "{fx}: {pf:?}");
+        assert_eq!(pf.len(), ps.len(), "{fx}");
+        for (a, b) in pf.iter().zip(&ps) {
+            assert!(
+                std::fs::read(a).unwrap() == std::fs::read(b).unwrap(),
+                "{fx}: {} differs from {}",
+                a.display(),
+                b.display()
+            );
+        }
+        if wireshark_peers() {
+            let counts: Vec<u64> = pf.iter().map(|p| capinfos_packets(p)).collect();
+            let last = counts.len() - 1;
+            assert!(counts[..last].iter().all(|&c| c == 3), "{fx}: {counts:?}");
+            // (A piece may hold only the blocks after the last packet,
+            // such as dumpcap's closing ISBs: 0 packets.)
+            assert!(counts[last] <= 3, "{fx}: {counts:?}");
+            assert!(counts.iter().sum::<u64>() == capinfos_packets(Path::new(&input)));
+        }
+    }
+}

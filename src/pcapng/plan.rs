@@ -138,6 +138,15 @@ impl Splitter {
         done
     }
 
+    /// Close the current piece now (`--records`): its plan, `None` when it
+    /// has no block; the next starts with the prefix as it stands.
+    pub fn cut(&mut self) -> Option<PiecePlan> {
+        (self.cur.blocks > 0).then(|| {
+            let next = PiecePlan::starting_with(self.prefix.bytes());
+            std::mem::replace(&mut self.cur, next)
+        })
+    }
+
     /// The last piece's plan (`None` when it has no block).
     pub fn finish(self) -> Option<PiecePlan> {
         (self.cur.blocks > 0).then_some(self.cur)

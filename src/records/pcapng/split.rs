@@ -6,6 +6,7 @@
 
 use super::{BlockWalk, FINGERPRINT_LEN, is_packet, max_block};
 use crate::error::Result;
+use crate::pcapng::section::{Disposition, disposition};
 use crate::pcapng::{Chunk, PiecePlan, Splitter};
 use crate::records::input::Input;
 use crate::records::pieces::{Entry, Namer, fingerprint};
@@ -65,7 +66,14 @@ pub(crate) fn walk_pieces(
     let mut progress = Progress::new("split", total);
     while let Some(b) = walk.next(src)? {
         let t = b.header.block_type;
-        if let Some(plan) = splitter.feed_sized(b.offset, t, b.len(), walk.bytes()) {
+        // --records: a piece holding N packets closes before the next block
+        // it would keep (as a stream split does).
+        let full = o.records.is_some_and(|n| cur.count >= n) && disposition(t) != Disposition::Drop;
+        let cut = if full { splitter.cut() } else { None };
+        for plan in cut
+            .into_iter()
+            .chain(splitter.feed_sized(b.offset, t, b.len(), walk.bytes()))
+        {
             let done = std::mem::take(&mut cur);
             if !push(o, namer, &mut report, plan, done, &mut emit) {
                 progress.finish();
