@@ -51,7 +51,13 @@ struct Open {
     cur_rh: Vec<u8>,
     last_rh: Vec<u8>,
     index: u64,
+    /// Bytes whose write-back has been started (see [`FLUSH`]).
+    flushed: u64,
 }
+
+/// Start the write-back of a piece every this many bytes written, so
+/// that its fsync finds most of it on the disk already.
+const FLUSH: u64 = 8 << 20;
 
 pub(crate) struct Sink {
     namer: Namer,
@@ -169,6 +175,7 @@ impl Sink {
             cur_rh: Vec::new(),
             last_rh: Vec::new(),
             index,
+            flushed: 0,
         };
         let header = std::mem::take(&mut self.header);
         let r = write(&mut o, &header);
@@ -248,8 +255,11 @@ impl Sink {
         }
         // Cut to the last whole record (a pre-sized mapped piece: from the
         // limit to what holds records; every window was msynced and
-        // unmapped as it was written).
-        o.out.set_len(o.whole)?;
+        // unmapped as it was written). A written-through piece that ends
+        // at a whole record already has its length.
+        if o.capacity > 0 || o.len != o.whole {
+            o.out.set_len(o.whole)?;
+        }
         o.out.commit()?;
         let done = Done {
             path: self.namer.path(o.index),
@@ -335,5 +345,12 @@ fn write(o: &mut Open, b: &[u8]) -> Result<()> {
         o.out.write_at(b, o.len)?;
     }
     o.len += b.len() as u64;
+    // Up to a page boundary (64 KiB: any page size), so that the next
+    // write does not wait for a page under write-back (stable writes).
+    let to = o.len & !0xffff;
+    if o.capacity == 0 && to >= o.flushed + FLUSH {
+        o.out.start_writeback(o.flushed, to - o.flushed);
+        o.flushed = to;
+    }
     Ok(())
 }
