@@ -6,18 +6,11 @@
 mod common;
 use common::run_ok as ok;
 use common::{TempDir, mmkit, names, run, stderr, stdout};
+use common::{join_bytes, pieces_ext, seed_bounds};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-
-fn pieces(dir: &Path, ext: &str) -> Vec<String> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(ext))
-        .map(|n| dir.join(n).to_string_lossy().into_owned())
-        .collect()
-}
 
 /// `mmkit split - ARGS` reading its standard input from a pipe we write.
 fn split_stdin(args: &[&str]) -> Child {
@@ -30,15 +23,6 @@ fn split_stdin(args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mmkit")
-}
-
-fn join_bytes(t: &TempDir, ps: &[String]) -> Vec<u8> {
-    let j = t.s("joined");
-    let mut a = vec!["join"];
-    a.extend(ps.iter().map(String::as_str));
-    a.extend(["-o", &j, "-f", "--no-sync"]);
-    ok(&a);
-    std::fs::read(&j).unwrap()
 }
 
 fn capinfos_packets(p: &str) -> u64 {
@@ -77,7 +61,7 @@ fn tcpdump_stream_splits_into_pieces_capinfos_reads_and_join_restores() {
         .unwrap();
     assert!(tcpdump.wait().unwrap().success());
     assert!(o.status.success(), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".pcap");
+    let ps = pieces_ext(Path::new(&d), ".pcap");
     assert!(ps.len() >= 6, "{ps:?}");
     assert!(ps[0].ends_with("lan.000000.pcap"), "{ps:?}");
     let mut packets = 0;
@@ -111,23 +95,11 @@ fn a_slow_writer_of_seed_records_and_write_mmap() {
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".dat");
+    let ps = pieces_ext(Path::new(&d), ".dat");
     for p in &ps {
         assert!(std::fs::metadata(p).unwrap().len() <= 100 << 10, "{p}");
     }
     assert_eq!(join_bytes(&t, &ps), data);
-}
-
-/// Record boundaries of a seed-layout file: after its 136-byte header and
-/// after each record (12-byte header, payload length little-endian at 8).
-fn seed_bounds(d: &[u8]) -> Vec<usize> {
-    let mut v = vec![136];
-    let mut at = 136;
-    while at + 12 <= d.len() {
-        at += 12 + u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
-        v.push(at);
-    }
-    v
 }
 
 #[test]
@@ -173,7 +145,7 @@ fn a_cut_or_damaged_stream_keeps_every_record_before_it() {
         let o = child.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{name}: {}", stderr(&o));
-        let ps = pieces(Path::new(&d), ".dat");
+        let ps = pieces_ext(Path::new(&d), ".dat");
         for p in &ps {
             assert!(std::fs::metadata(p).unwrap().len() <= 1 << 20, "{p}");
         }
@@ -209,7 +181,7 @@ fn follow_a_growing_file_until_it_idles() {
     common::append_in_bursts(&grow, &data[1000..], 100_003, 100);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
+    assert_eq!(join_bytes(&t, &pieces_ext(Path::new(&d), ".dat")), data);
 }
 
 #[test]
@@ -264,7 +236,7 @@ fn signals_keep_the_records_received_so_far() {
             "{name}: {:?}",
             names(dir)
         );
-        let joined = join_bytes(&t, &pieces(dir, ".dat"));
+        let joined = join_bytes(&t, &pieces_ext(dir, ".dat"));
         // A prefix of the stream that ends at a whole record.
         assert!(
             joined.len() <= cut && joined.len() > cut - 5000,
@@ -298,7 +270,7 @@ fn ring_keeps_the_newest_pieces_and_exec_runs_on_each_in_order() {
         .unwrap();
     let total = recs.div_ceil(5) as usize;
     assert!(total > 50, "{total} rotations");
-    let kept = pieces(Path::new(&d), ".dat");
+    let kept = pieces_ext(Path::new(&d), ".dat");
     assert_eq!(kept.len(), 3, "{kept:?}");
     assert!(
         kept[2].ends_with(&format!("stdin.{:06}.dat", total - 1)),
@@ -336,7 +308,7 @@ fn a_failing_exec_loses_nothing() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("--exec on"), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".dat");
+    let ps = pieces_ext(Path::new(&d), ".dat");
     assert_eq!(join_bytes(&t, &ps), std::fs::read(&f).unwrap());
 }
 
@@ -358,7 +330,7 @@ fn seconds_close_pieces_of_a_slow_producer() {
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".dat");
+    let ps = pieces_ext(Path::new(&d), ".dat");
     assert!(ps.len() >= 3, "{ps:?}");
     assert_eq!(join_bytes(&t, &ps), data);
 }
@@ -383,7 +355,7 @@ fn a_fifo_streams_too() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        join_bytes(&t, &pieces(Path::new(&d), ".fifo")),
+        join_bytes(&t, &pieces_ext(Path::new(&d), ".fifo")),
         std::fs::read(&f).unwrap()
     );
 }
@@ -438,7 +410,7 @@ fn follow_ends_when_the_writer_closes_the_file() {
     common::append_in_bursts(&grow, &data[500..], 70_001, 50);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(join_bytes(&t, &pieces(Path::new(&d), ".dat")), data);
+    assert_eq!(join_bytes(&t, &pieces_ext(Path::new(&d), ".dat")), data);
 }
 
 #[test]

@@ -6,40 +6,11 @@
 mod common;
 use common::run_ok as ok;
 use common::{TempDir, emulated, mmkit, names, run, stderr, stdout};
+use common::{join_bytes, pieces_ext, seed_bounds};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-
-/// Finished pieces in `dir` with extension `ext`, in name (= time) order.
-fn pieces(dir: &Path, ext: &str) -> Vec<String> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.ends_with(ext))
-        .map(|n| dir.join(n).to_string_lossy().into_owned())
-        .collect()
-}
-
-fn join_bytes(t: &TempDir, ps: &[String]) -> Vec<u8> {
-    let j = t.s("joined");
-    let mut a = vec!["join"];
-    a.extend(ps.iter().map(String::as_str));
-    a.extend(["-o", &j, "-f", "--no-sync"]);
-    ok(&a);
-    std::fs::read(&j).unwrap()
-}
-
-/// Record boundaries of a generated seed file: after the 136-byte file
-/// header and after each record (12-byte header, payload length LE at 8).
-fn seed_bounds(d: &[u8]) -> Vec<usize> {
-    let mut v = vec![136];
-    let mut at = 136;
-    while at + 12 <= d.len() {
-        at += 12 + u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
-        v.push(at);
-    }
-    v
-}
 
 fn spawn(args: &[&str]) -> Child {
     mmkit()
@@ -97,7 +68,7 @@ fn a_signal_ends_follow_with_every_whole_record_kept() {
         );
         let whole = *b.iter().rfind(|&&x| x <= cut).unwrap();
         assert!(whole < cut, "the cut is inside a record");
-        let joined = join_bytes(&t, &pieces(dir, ".dat"));
+        let joined = join_bytes(&t, &pieces_ext(dir, ".dat"));
         assert_eq!(joined.len(), whole, "{name}: every whole record is kept");
         assert!(joined[..] == data[..whole], "{name}: a prefix of the file");
         let c = run(&["check", &t.s("joined")]);
@@ -151,7 +122,7 @@ fn memory_stays_flat_while_following() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(u64::MAX);
     assert!(kib <= 8 * 1024, "peak RSS {kib} KiB while following");
-    let ps = pieces(Path::new(&d), ".dat");
+    let ps = pieces_ext(Path::new(&d), ".dat");
     assert!(ps.len() >= 5, "{ps:?}");
     assert!(join_bytes(&t, &ps) == data, "the pieces join to the file");
 }
@@ -247,7 +218,7 @@ fn the_first_limit_reached_closes_the_piece() {
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".pcap");
+    let ps = pieces_ext(Path::new(&d), ".pcap");
     assert_eq!(
         pcap_counts(&ps),
         [10, 10, 10, 10, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2],
@@ -283,7 +254,7 @@ fn exec_substitutes_braces_and_runs_one_at_a_time() {
     drop(stdin);
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let ps = pieces(Path::new(&d), ".dat");
+    let ps = pieces_ext(Path::new(&d), ".dat");
     assert!(ps.len() >= 6, "{ps:?}");
     let ran = std::fs::read_to_string(&log).unwrap();
     assert!(!ran.contains("OVERLAP"), "two commands at once:\n{ran}");

@@ -317,3 +317,34 @@ pub fn append_in_bursts(path: impl AsRef<Path>, data: &[u8], burst: usize, pause
         w.write_all(c).expect("append a burst");
     }
 }
+
+/// Finished pieces in `dir` with extension `ext`, in name (= time) order.
+pub fn pieces_ext(dir: &Path, ext: &str) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(ext))
+        .map(|n| dir.join(n).to_string_lossy().into_owned())
+        .collect()
+}
+
+/// `mmkit join` of `ps` into `t`'s `joined`; its bytes.
+pub fn join_bytes(t: &TempDir, ps: &[String]) -> Vec<u8> {
+    let j = t.s("joined");
+    let mut a = vec!["join"];
+    a.extend(ps.iter().map(String::as_str));
+    a.extend(["-o", &j, "-f", "--no-sync"]);
+    run_ok(&a);
+    std::fs::read(&j).unwrap()
+}
+
+/// Record boundaries of a generated seed file: after the 136-byte file
+/// header and after each record (12-byte header, payload length LE at 8).
+pub fn seed_bounds(d: &[u8]) -> Vec<usize> {
+    let mut v = vec![136];
+    let mut at = 136;
+    while at + 12 <= d.len() {
+        at += 12 + u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
+        v.push(at);
+    }
+    v
+}
