@@ -225,17 +225,12 @@ fn signals_keep_the_records_received_so_far() {
         let cut = 333_333;
         stdin.write_all(&data[..cut]).unwrap();
         std::thread::sleep(Duration::from_millis(500));
-        // SAFETY: kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        common::signal(&child, sig);
         let o = child.wait_with_output().unwrap();
         drop(stdin);
         assert_eq!(o.status.code(), Some(128 + sig), "{name}: {}", stderr(&o));
         let dir = Path::new(&d);
-        assert!(
-            !names(dir).iter().any(|n| n.ends_with(".tmp")),
-            "{name}: {:?}",
-            names(dir)
-        );
+        common::assert_no_temporaries(dir, name);
         let joined = join_bytes(&t, &pieces_ext(dir, ".dat"));
         // A prefix of the stream that ends at a whole record.
         assert!(

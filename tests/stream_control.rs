@@ -5,7 +5,7 @@
 
 mod common;
 use common::run_ok as ok;
-use common::{TempDir, emulated, mmkit, names, run, stderr, stdout};
+use common::{TempDir, emulated, mmkit, run, stderr, stdout};
 use common::{join_bytes, pieces_ext, seed_bounds};
 use std::io::Write;
 use std::path::Path;
@@ -20,11 +20,6 @@ fn spawn(args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mmkit")
-}
-
-fn kill(child: &Child, sig: i32) {
-    // SAFETY: kill(2) on our own child, which has not been reaped yet.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
 }
 
 /// A recorder writes part of its file, the last record only half; a signal
@@ -56,16 +51,12 @@ fn a_signal_ends_follow_with_every_whole_record_kept() {
             w.write_all(c).unwrap();
         }
         std::thread::sleep(Duration::from_millis(if emulated() { 2500 } else { 800 }));
-        kill(&child, sig);
+        common::signal(&child, sig);
         let o = child.wait_with_output().unwrap();
         drop(w);
         assert_eq!(o.status.code(), Some(128 + sig), "{name}: {}", stderr(&o));
         let dir = Path::new(&d);
-        assert!(
-            !names(dir).iter().any(|n| n.ends_with(".tmp")),
-            "{name}: {:?}",
-            names(dir)
-        );
+        common::assert_no_temporaries(dir, name);
         let whole = *b.iter().rfind(|&&x| x <= cut).unwrap();
         assert!(whole < cut, "the cut is inside a record");
         let joined = join_bytes(&t, &pieces_ext(dir, ".dat"));

@@ -348,3 +348,18 @@ pub fn seed_bounds(d: &[u8]) -> Vec<usize> {
     }
     v
 }
+
+/// Send `sig` to our own child (not yet reaped).
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// No temporary is left in `dir` (`what` names the case).
+pub fn assert_no_temporaries(dir: &Path, what: &str) {
+    assert!(
+        !names(dir).iter().any(|n| n.ends_with(".tmp")),
+        "{what}: {:?}",
+        names(dir)
+    );
+}
