@@ -193,7 +193,14 @@ fn remove_temps() -> bool {
     let mut any = false;
     registry::each_temp(|fd, name, tree| {
         if tree {
-            remove_tree(fd, name, 0);
+            // Another thread (split's writer) may still be creating files
+            // in it, and entries unlinked while the directory is read can
+            // hide others from getdents: scan again until it is gone.
+            for _ in 0..64 {
+                if remove_tree(fd, name, 0) {
+                    break;
+                }
+            }
         } else {
             // SAFETY: `name` is NUL-terminated (each_temp guarantees it);
             // unlinkat is async-signal-safe; a stale name fails harmlessly.
@@ -208,16 +215,17 @@ fn remove_temps() -> bool {
 
 /// Remove the directory `name` (NUL-terminated) in `dirfd` with everything
 /// in it, `depth` levels down at most 4, with raw syscalls only: openat,
-/// getdents64 into a stack buffer, unlinkat, close.
-fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) {
+/// getdents64 into a stack buffer, unlinkat, close. True when it is gone.
+fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) -> bool {
     if depth > 4 {
-        return;
+        return false;
     }
     let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: `name` is NUL-terminated; openat is async-signal-safe.
     let fd = unsafe { libc::openat(dirfd, name.as_ptr().cast(), flags) };
     if fd < 0 {
-        return;
+        // errno of this thread, read right after the failed call.
+        return nix::errno::Errno::last() == nix::errno::Errno::ENOENT;
     }
     let mut buf = [0u8; 2048];
     loop {
@@ -240,7 +248,7 @@ fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) {
                 let dtype = buf[at + 18];
                 let entry = &ent[..=len];
                 if dtype == libc::DT_DIR {
-                    remove_tree(fd, entry, depth + 1);
+                    let _ = remove_tree(fd, entry, depth + 1);
                 } else {
                     // SAFETY: `entry` is NUL-terminated inside buf.
                     unsafe {
@@ -255,7 +263,7 @@ fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) {
     // directory by its NUL-terminated name.
     unsafe {
         libc::close(fd);
-        libc::unlinkat(dirfd, name.as_ptr().cast(), libc::AT_REMOVEDIR);
+        libc::unlinkat(dirfd, name.as_ptr().cast(), libc::AT_REMOVEDIR) == 0
     }
 }
 
@@ -426,7 +434,7 @@ mod tests {
         }
         std::fs::write(top.join("a/b/deep"), b"y").unwrap();
         let dir = std::fs::File::open(&base).unwrap();
-        remove_tree(dir.as_raw_fd(), b"t\0", 0);
+        assert!(remove_tree(dir.as_raw_fd(), b"t\0", 0));
         assert!(!top.exists(), "the tree is gone");
         let _ = std::fs::remove_dir_all(&base);
     }
