@@ -160,51 +160,84 @@ fn a_cut_or_damaged_stream_keeps_every_record_before_it() {
     }
 }
 
+/// The recorder case, through mapped windows (the default) and through
+/// pread (`--access read`): the same pieces, joined back to the file.
 #[test]
 fn follow_a_growing_file_until_it_idles() {
     let t = TempDir::new("follow");
     let f = t.s("rec.dat");
-    ok(&["gen", &f, "--size", "1M"]);
+    ok(&["gen", &f, "--size", "3M"]);
     let data = std::fs::read(&f).unwrap();
-    let grow = t.s("grow.dat");
-    std::fs::write(&grow, &data[..1000]).unwrap();
-    let d = t.s("out");
-    let child = mmkit()
-        .args([
-            "split", &grow, "--follow", "--idle", "1", "-o", &d, "--size", "200K",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A recorder appending in bursts.
-    common::append_in_bursts(&grow, &data[1000..], 100_003, 100);
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(join_bytes(&t, &pieces_ext(Path::new(&d), ".dat")), data);
+    let mut sets = Vec::new();
+    for (access, said) in [("mmap", "mapped windows"), ("read", "pread(2)")] {
+        let grow = t.s(&format!("grow-{access}.dat"));
+        std::fs::write(&grow, &data[..1000]).unwrap();
+        let d = t.s(&format!("out-{access}"));
+        let child = mmkit()
+            .args([
+                "-v", "split", &grow, "--follow", "--idle", "1", "-o", &d, "--size", "200K",
+                "--access", access,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A recorder appending in bursts (some of them larger than a window).
+        common::append_in_bursts(&grow, &data[1000..200_000], 100_003, 100);
+        common::append_in_bursts(&grow, &data[200_000..], 1_500_007, 100);
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{access}: {}", stderr(&o));
+        assert!(stderr(&o).contains(said), "{access}: {}", stderr(&o));
+        let ps = pieces_ext(Path::new(&d), ".dat");
+        assert!(join_bytes(&t, &ps) == data, "{access}: not the file");
+        sets.push(
+            ps.iter()
+                .map(|p| std::fs::read(p).unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(sets[0] == sets[1], "mapped and pread pieces differ");
 }
 
+/// A writer that truncates the file it is recording: exit 6, and the
+/// records taken before are kept, whole, in finished pieces.
 #[test]
 fn a_followed_file_that_shrinks_is_an_error() {
     let t = TempDir::new("shrink");
     let f = t.s("rec.dat");
     ok(&["gen", &f, "--size", "200K"]);
-    let child = mmkit()
-        .args(["split", &f, "--follow", "--idle", "3", "-o", &t.s("out")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&f)
-        .unwrap()
-        .set_len(1000)
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
-    assert!(stderr(&o).contains("shrank"), "{}", stderr(&o));
+    let data = std::fs::read(&f).unwrap();
+    for access in ["mmap", "read"] {
+        let g = t.s(&format!("rec-{access}.dat"));
+        std::fs::write(&g, &data).unwrap();
+        let d = t.s(&format!("out-{access}"));
+        let child = mmkit()
+            .args([
+                "split", &g, "--follow", "--idle", "3", "-o", &d, "--size", "64K", "--access",
+                access,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&g)
+            .unwrap()
+            .set_len(1000)
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(6), "{access}: {}", stderr(&o));
+        assert!(stderr(&o).contains("shrank"), "{access}: {}", stderr(&o));
+        common::assert_no_temporaries(Path::new(&d), access);
+        let ps = pieces_ext(Path::new(&d), ".dat");
+        assert!(ps.len() > 1, "{access}: {ps:?}");
+        assert!(
+            join_bytes(&t, &ps) == data,
+            "{access}: the records taken are not all kept"
+        );
+    }
 }
 
 #[test]

@@ -41,7 +41,7 @@ macro_rules! with_layout_flags {
                 /// keep the current window resident (mlock), after checking RLIMIT_MEMLOCK
                 #[argh(switch)]
                 pub lock: bool,
-                /// how input is read: auto (measure mmap and pread on the input, keep the faster; -v tells), mmap or read
+                /// how input is read: auto (measure mmap and pread on the input, keep the faster; -v tells), mmap or read (--follow: mapped windows unless read)
                 #[argh(option, default = "Access::Auto")]
                 pub access: Access,
             }

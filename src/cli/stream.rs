@@ -11,12 +11,15 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
     if a.dry_run {
         return Err(Error::usage("-n (dry run) cannot plan a stream"));
     }
-    // A stream has no offsets to map: only read() reaches it.
-    log::debug!(
-        "{}: a stream: read with read() (--access {:?} applies to files)",
-        a.input.display(),
-        format!("{:?}", a.access).to_lowercase()
-    );
+    // A pipe has no offsets to map: only read() reaches it. A followed
+    // file is mapped window by window unless --access read.
+    if !a.follow {
+        log::debug!(
+            "{}: a stream: read with read() (--access {:?} applies to files)",
+            a.input.display(),
+            format!("{:?}", a.access).to_lowercase()
+        );
+    }
     let exec = match &a.exec {
         Some(c) => stream::exec_words(c).map_err(Error::usage)?,
         None => Vec::new(),
@@ -24,6 +27,7 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
     let opts = stream::StreamOpts {
         input: a.input.clone(),
         follow: a.follow,
+        map: a.access != crate::records::input::Access::Read,
         idle: a.idle.map(std::time::Duration::from_secs),
         out_dir: a.out_dir.clone(),
         prefix: a.prefix.clone(),

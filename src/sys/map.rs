@@ -15,7 +15,11 @@
 //!   the new end raise SIGBUS on access. Every mapping is registered with the
 //!   fault handler before any byte is touched, and the handler reports the
 //!   file and offset and ends the process (`_exit`): control never returns to
-//!   code holding a reference to the vanished page.
+//!   code holding a reference to the vanished page. The one exception is a
+//!   window of a followed file ([`Role::Follow`]): there the handler maps
+//!   private zero pages over the whole window and returns, so the reference
+//!   stays valid (it reads zeros), and the reader throws away what it copied
+//!   and reads the file again (`records::stream::source`).
 //! * **A file that another process writes in place** changes bytes we read.
 //!   mmkit treats every mapped byte as untrusted input: it copies bytes or
 //!   decodes them with `from_le_bytes`/`from_be_bytes` on slices and

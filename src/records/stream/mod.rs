@@ -38,6 +38,8 @@ pub(crate) struct StreamOpts {
     /// `-` for standard input, a FIFO, or a file to follow.
     pub(crate) input: PathBuf,
     pub(crate) follow: bool,
+    /// With `follow`: take the file through mapped windows (else pread).
+    pub(crate) map: bool,
     pub(crate) idle: Option<Duration>,
     pub(crate) out_dir: PathBuf,
     pub(crate) prefix: Option<String>,
@@ -250,7 +252,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         .unwrap_or(0o600);
     let (wake_r, wake_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create the wake pipe")?;
-    let mut src = Source::new(file, o.input.clone(), o.follow, o.idle, wake_r);
+    let mut src = Source::new(file, o.input.clone(), o.follow, o.idle, wake_r, o.map);
     let mut w = Walk {
         buf: vec![0u8; BUF],
         at: 0,

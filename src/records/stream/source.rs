@@ -4,13 +4,27 @@
 //! to, so a signal, an idle deadline and new data all end a wait. A followed
 //! file is watched with inotify (growth, and a writer closing it), falling
 //! back to looking every 100 ms where inotify is not available.
+//!
+//! A followed file is taken through **mapped windows** (up to 1 MiB, never
+//! past the length `fstat` gave; `--access read`: pread(2)). Its writer may
+//! truncate it at any moment, even between that `fstat` and the copy out
+//! of the window, so a window is a [`Role::Follow`] mapping: a bus error in
+//! it is survived (the fault handler maps zero pages over it), the copy is
+//! thrown away, and the bytes are asked for again with pread(2). After
+//! every copy, `fstat` again: bytes past the file's length now (zeros of a
+//! page the truncation cut) are never handed out. What is handed out was in
+//! the file when it was copied — as with read(2) — and a file shorter than
+//! it ever was is an error (exit 6) once the records before are safe.
 
 use crate::error::{Context, Error, Kind, Result, ResultExt};
+use crate::sys::fault::{self, Role};
+use crate::sys::map::{Mapping, Spec};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -44,7 +58,28 @@ pub(super) struct Source {
     watch: Option<Inotify>,
     /// A writer closed the followed file since we last read.
     closed: bool,
+    /// Take a followed file through mapped windows (else pread).
+    map: bool,
+    window: Option<Window>,
+    /// The largest length the followed file was seen to have.
+    seen: u64,
+    /// Runs between the `fstat` that sizes a copy and the copy (tests:
+    /// a truncation in that gap).
+    #[cfg(test)]
+    before_copy: Option<Box<dyn FnMut()>>,
 }
+
+/// A mapped window of a followed file.
+struct Window {
+    map: Mapping,
+    /// File offset of its first byte.
+    off: u64,
+}
+
+/// The largest window of a followed file: the pages it touches count in
+/// the resident memory (the 8 MiB budget), and a window is replaced when
+/// the file grows past it.
+const WINDOW: u64 = 1 << 20;
 
 /// How often a followed file is looked at while it does not grow.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -56,6 +91,7 @@ impl Source {
         follow: bool,
         idle: Option<Duration>,
         wake: OwnedFd,
+        map: bool,
     ) -> Source {
         let watch = follow
             .then(|| {
@@ -68,6 +104,17 @@ impl Source {
         if follow && watch.is_none() {
             log::debug!("{}: no inotify; looking every 100 ms", path.display());
         }
+        if follow {
+            log::debug!(
+                "{}: followed through {}",
+                path.display(),
+                if map {
+                    "mapped windows of up to 1 MiB"
+                } else {
+                    "pread(2)"
+                }
+            );
+        }
         Source {
             file,
             path,
@@ -78,6 +125,121 @@ impl Source {
             wake,
             watch,
             closed: false,
+            map,
+            window: None,
+            seen: 0,
+            #[cfg(test)]
+            before_copy: None,
+        }
+    }
+
+    /// The followed file's length now (an error if it is shorter than it
+    /// was seen to be, or than what was consumed).
+    fn length(&mut self) -> Result<u64> {
+        let len = self.stat_len()?;
+        let was = self.seen.max(self.offset);
+        if len < was {
+            self.window = None;
+            return Err(Error::new(
+                Kind::InputChanged,
+                format!(
+                    "the followed file shrank from at least {was} to {len} bytes (truncated or replaced)"
+                ),
+            )
+            .with_path(&self.path));
+        }
+        self.seen = len;
+        Ok(len)
+    }
+
+    fn stat_len(&self) -> Result<u64> {
+        Ok(self
+            .file
+            .metadata()
+            .context("cannot stat the followed file")
+            .path(&self.path)?
+            .len())
+    }
+
+    /// The followed file's bytes at the current offset, into `buf`: how
+    /// many (0: none beyond what was consumed yet).
+    fn take_follow(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if !self.map {
+            return self.pread(buf);
+        }
+        let len = self.length()?;
+        if len <= self.offset || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = len.min(self.offset + buf.len() as u64);
+        let covered = self
+            .window
+            .as_ref()
+            .is_some_and(|w| w.off <= self.offset && w.off + w.map.len() as u64 >= want);
+        if !covered {
+            self.window = None;
+            let page = crate::sys::page_size() as u64;
+            let off = self.offset / page * page;
+            // Bounded by WINDOW: fits usize on every target.
+            let n = (len - off).min(WINDOW.max(buf.len() as u64 + page)) as usize;
+            let spec = Spec {
+                offset: off,
+                len: n,
+                writable: false,
+                populate: true,
+            };
+            match Mapping::new(&self.file, spec, Role::Follow, &self.path) {
+                Ok(map) => self.window = Some(Window { map, off }),
+                Err(e) => {
+                    log::info!(
+                        "{}: cannot be mapped ({e}); followed with pread(2)",
+                        self.path.display()
+                    );
+                    self.map = false;
+                    return self.pread(buf);
+                }
+            }
+        }
+        let Some(w) = self.window.as_ref() else {
+            return Ok(0);
+        };
+        let from = (self.offset - w.off) as usize;
+        let n = buf.len().min(w.map.len() - from);
+        let faults = fault::follow_faults();
+        #[cfg(test)]
+        if let Some(f) = self.before_copy.as_mut() {
+            f();
+        }
+        buf[..n].copy_from_slice(&w.map.bytes()[from..from + n]);
+        if fault::follow_faults() != faults {
+            // The file shrank under the window: the copy holds zeros.
+            log::debug!(
+                "{}: truncated under the mapped window at {}; asked again with pread(2)",
+                self.path.display(),
+                self.offset
+            );
+            self.window = None;
+            return self.pread(&mut buf[..n]);
+        }
+        // A truncation inside the last page copied leaves zeros, not a
+        // fault: hand out only what the file still holds (the next call
+        // reports the shrink).
+        let now = self.stat_len()?;
+        Ok(now.saturating_sub(self.offset).min(n as u64) as usize)
+    }
+
+    /// pread(2) at the current offset (retried when interrupted).
+    fn pread(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.file.read_at(buf, self.offset) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::io("cannot read the followed file", e)
+                        .with_path(&self.path)
+                        .at(self.offset));
+                }
+            }
         }
     }
 
@@ -97,11 +259,16 @@ impl Source {
                     continue;
                 }
             }
-            let n = match self.file.read(buf) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(Error::io("cannot read the stream", e).with_path(&self.path)),
+            let n = match self.follow {
+                true => self.take_follow(buf)?,
+                false => match self.file.read(buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => {
+                        return Err(Error::io("cannot read the stream", e).with_path(&self.path));
+                    }
+                },
             };
             if n > 0 {
                 self.offset += n as u64;
@@ -113,22 +280,7 @@ impl Source {
             }
             // A followed file at its end: has it shrunk, idled out, or
             // will it grow?
-            let len = self
-                .file
-                .metadata()
-                .context("cannot stat the followed file")
-                .path(&self.path)?
-                .len();
-            if len < self.offset {
-                return Err(Error::new(
-                    Kind::InputChanged,
-                    format!(
-                        "the followed file shrank from at least {} to {len} bytes (truncated or replaced)",
-                        self.offset
-                    ),
-                )
-                .with_path(&self.path));
-            }
+            self.length()?;
             if self.idle.is_some_and(|i| self.last_data.elapsed() >= i) {
                 return Ok(Event::End);
             }
@@ -190,5 +342,114 @@ impl Source {
         }
         let r = fds[0].revents().unwrap_or(PollFlags::empty());
         Ok(r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn follow(path: &std::path::Path, map: bool) -> Source {
+        crate::sys::fault::install(|_| 6);
+        let (r, _w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let f = File::open(path).unwrap();
+        Source::new(f, path.into(), true, Some(Duration::ZERO), r, map)
+    }
+
+    fn input(tag: &str, len: usize) -> (PathBuf, Vec<u8>) {
+        let p = std::env::temp_dir().join(format!("mmkit-follow-{tag}-{}", std::process::id()));
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4096) as u8).collect();
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        (p, bytes)
+    }
+
+    /// The writer truncates the file between the fstat that sized the
+    /// window and the copy out of it: the copy faults (the control: the
+    /// fault counter moves, so the guard was really needed on this target,
+    /// qemu-user included), the process lives, only bytes still in the file
+    /// are handed out, and the next read is the shrink error.
+    #[test]
+    fn a_truncation_under_the_window_is_a_short_read_then_an_error() {
+        let (p, bytes) = input("trunc", 256 << 10);
+        let mut s = follow(&p, true);
+        let cut = p.clone();
+        s.before_copy = Some(Box::new(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&cut)
+                .unwrap()
+                .set_len(8192)
+                .unwrap();
+        }));
+        let mut buf = vec![0u8; 128 << 10];
+        let faults = fault::follow_faults();
+        let ev = s.read(&mut buf, None).unwrap();
+        assert!(
+            fault::follow_faults() > faults,
+            "the copy did not fault: the test did not reach the guard"
+        );
+        assert_eq!(ev, Event::Data(8192));
+        assert_eq!(&buf[..8192], &bytes[..8192]);
+        s.before_copy = None;
+        let e = s.read(&mut buf, None).unwrap_err();
+        assert_eq!(e.kind, Kind::InputChanged, "{e}");
+        assert!(
+            e.to_string()
+                .contains("shrank from at least 262144 to 8192"),
+            "{e}"
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// A truncation inside the last page copied leaves zeros and no fault:
+    /// they are not handed out.
+    #[test]
+    fn zeros_of_a_cut_page_are_not_handed_out() {
+        let (p, bytes) = input("cutpage", 64 << 10);
+        let mut s = follow(&p, true);
+        let cut = p.clone();
+        s.before_copy = Some(Box::new(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
+            f.set_len(5000).unwrap();
+        }));
+        let mut buf = vec![0u8; 4096 + 2000];
+        let ev = s.read(&mut buf, None).unwrap();
+        assert_eq!(ev, Event::Data(5000));
+        assert_eq!(&buf[..5000], &bytes[..5000]);
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// Windows and pread give the same bytes as the file grows.
+    #[test]
+    fn windows_follow_growth() {
+        for map in [true, false] {
+            let (p, mut bytes) = input(if map { "grow-m" } else { "grow-r" }, 3 << 20);
+            let mut s = follow(&p, map);
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 200_000];
+            for round in 0..3 {
+                while let Event::Data(n) = s.read(&mut buf, None).unwrap() {
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let more: Vec<u8> = (0..12_345 * (round + 1)).map(|i| (i % 251) as u8).collect();
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&p)
+                    .unwrap()
+                    .write_all(&more)
+                    .unwrap();
+                bytes.extend_from_slice(&more);
+            }
+            while let Event::Data(n) = s.read(&mut buf, None).unwrap() {
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got.len(), bytes.len(), "map {map}");
+            assert!(got == bytes, "map {map}: bytes differ");
+            let _ = std::fs::remove_file(&p);
+        }
     }
 }

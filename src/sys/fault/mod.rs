@@ -5,8 +5,11 @@
 //!   window, a disk that could not back an output page, a register where no
 //!   device answers) is reported with the file (or physical address) and
 //!   byte offset, unfinished outputs are removed, and the process exits with
-//!   the code `main` chose for that kind of failure. A SIGBUS sent by
-//!   another process (`kill -BUS`, `si_code` ≤ 0) is a termination signal.
+//!   the code `main` chose for that kind of failure.
+//!   In a window of a followed file ([`Role::Follow`]) the fault is survived
+//!   instead: zero pages are mapped over the window and the reader reads the
+//!   file again (its writer may truncate it at any time).
+//!   A SIGBUS sent by another process (`kill -BUS`, `si_code` ≤ 0) is a termination signal.
 //! * **Every catchable terminating signal** (SIGHUP — the serial console went
 //!   away —, SIGINT, SIGQUIT, SIGTERM, SIGUSR1/2, SIGALRM, …) removes the
 //!   unfinished outputs and exits with 128 + the signal number.
@@ -60,6 +63,23 @@ pub(crate) enum Role {
     /// A mapped register page of another file (UIO, PCI BAR, regular file):
     /// report the offset in that file.
     FileRegister = 4,
+    /// A window of a file followed as another process appends to it
+    /// (`split --follow`): a fault here is survivable — see [`follow_faults`].
+    Follow = 5,
+}
+
+/// Faults survived in [`Role::Follow`] windows. The writer of a followed
+/// file may truncate it at any moment, also between the `fstat` that
+/// sized a window and the copy out of it. The handler then maps zero pages
+/// over the whole window (so the interrupted copy completes), counts the
+/// fault here and returns; the reader sees the count change, throws the
+/// copy away and asks the file again with pread(2) — which reports the
+/// shrink as a short read.
+static FOLLOW_FAULTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many faults in follow windows were survived so far.
+pub(crate) fn follow_faults() -> usize {
+    FOLLOW_FAULTS.load(Ordering::SeqCst)
 }
 /// Exit codes used by the handlers, set by `main` through [`install`].
 static CODE_INPUT_CHANGED: AtomicI32 = AtomicI32::new(1);
@@ -267,6 +287,38 @@ fn remove_tree(dirfd: RawFd, name: &[u8], depth: u32) -> bool {
     }
 }
 
+/// Replace the mapping `[start, start+len)` with private zero pages
+/// (MAP_FIXED over the same addresses): the faulting access and the rest
+/// of the copy then read zeros instead of faulting again. The whole window,
+/// not the faulting page: QEMU user mode reports some faults one page off.
+///
+/// A raw syscall, not libc's mmap: musl's wrapper takes its VM lock for a
+/// MAP_FIXED mapping, which a signal handler must not wait for.
+fn zero_fill(start: usize, len: usize) -> bool {
+    let prot = libc::PROT_READ;
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED;
+    // 32-bit targets call it mmap2 (offset in pages); the offset is 0.
+    #[cfg(target_pointer_width = "32")]
+    let nr = libc::SYS_mmap2;
+    #[cfg(not(target_pointer_width = "32"))]
+    let nr = libc::SYS_mmap;
+    // SAFETY: the range is a live mapping of ours (found in the registry),
+    // replaced in place by readable memory of the same size; nothing else
+    // lives at these addresses.
+    let r = unsafe {
+        libc::syscall(
+            nr,
+            start,
+            len,
+            prot,
+            flags,
+            -1 as libc::c_int,
+            0 as libc::c_long,
+        )
+    };
+    r as usize == start
+}
+
 fn signal_name(sig: i32) -> &'static [u8] {
     match Signal::try_from(sig) {
         Ok(s) => s.as_str().as_bytes(),
@@ -343,7 +395,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
             let below = addr.wrapping_sub(PAGE.load(Ordering::Relaxed));
             find_region(below, &mut label).map(|r| (below, r))
         });
-    let Some((at_addr, (role, start, base, n))) = found else {
+    let Some((at_addr, (role, start, len, base, n))) = found else {
         if code <= 0 {
             // Sent by a process (kill -BUS, sigqueue: si_code SI_USER or
             // below), not raised by a fault. (A fault with si_code 0 — an
@@ -365,10 +417,14 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
         }
         return;
     };
+    if role == Role::Follow as usize && zero_fill(start, len) {
+        FOLLOW_FAULTS.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
     let at = base.wrapping_add((at_addr - start) as u64);
     let label = &label[..n];
     let code = match role {
-        r if r == Role::Input as usize => {
+        r if r == Role::Input as usize || r == Role::Follow as usize => {
             raw_write(b"mmkit: bus error reading ");
             raw_write(label);
             raw_write(b" at byte ");

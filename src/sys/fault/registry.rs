@@ -232,11 +232,11 @@ pub(super) fn each_temp(mut f: impl FnMut(RawFd, &[u8], bool)) {
     }
 }
 
-/// The live region containing `addr`: (role, start, base, label length).
+/// The live region containing `addr`: (role, start, len, base, label length).
 pub(super) fn find_region(
     addr: usize,
     label: &mut [u8; LABEL],
-) -> Option<(usize, usize, u64, usize)> {
+) -> Option<(usize, usize, usize, u64, usize)> {
     for r in REGIONS.iter() {
         let Some(s) = r.seq.live() else { continue };
         let start = r.start.load(Ordering::Relaxed);
@@ -249,7 +249,7 @@ pub(super) fn find_region(
             | u64::from(r.base_lo.load(Ordering::Relaxed));
         let n = r.label.load(label);
         if r.seq.unchanged(s) {
-            return Some((role, start, base, n));
+            return Some((role, start, len, base, n));
         }
     }
     None
@@ -265,7 +265,8 @@ mod tests {
         let p = buf.as_ptr();
         let g = register_region(p, 64, Role::Input, 1 << 33, OsStr::new("/x/y"));
         let mut label = [0u8; LABEL];
-        let (role, start, base, n) = find_region(p as usize + 10, &mut label).expect("found");
+        let (role, start, len, base, n) = find_region(p as usize + 10, &mut label).expect("found");
+        assert_eq!(len, 64);
         assert_eq!(
             (role, start, base),
             (Role::Input as usize, p as usize, 1 << 33)
@@ -282,7 +283,7 @@ mod tests {
         let buf = [0u8; 8];
         let _g = register_region(buf.as_ptr(), 8, Role::Output, 0, OsStr::new(&long));
         let mut label = [0u8; LABEL];
-        let (_, _, _, n) = find_region(buf.as_ptr() as usize, &mut label).expect("found");
+        let (_, _, _, _, n) = find_region(buf.as_ptr() as usize, &mut label).expect("found");
         assert_eq!(n, LABEL);
         assert!(label[..n].ends_with(b"/file.pcap"));
     }
