@@ -386,7 +386,8 @@ fn sigkill_mid_stream_then_recover_the_pcapng_temporary() {
 /// `--records N` cuts a pcapng file split where it cuts the same bytes
 /// streamed: N packets per piece (the last the rest), the pieces of the
 /// two byte-identical, capinfos counting N in each. A piece with N packets
-/// closes before the next block it would keep, packet or not.
+/// closes before the next block it would keep, except an ISB: the `isb`
+/// fixture's closing ISBs stay in the last piece, with its packets.
 #[test]
 fn records_cut_a_file_split_as_a_stream_split() {
     let t = TempDir::new("ngrecords");
@@ -425,10 +426,12 @@ fn records_cut_a_file_split_as_a_stream_split() {
             let counts: Vec<u64> = pf.iter().map(|p| capinfos_packets(p)).collect();
             let last = counts.len() - 1;
             assert!(counts[..last].iter().all(|&c| c == 3), "{fx}: {counts:?}");
-            // (A piece may hold only the blocks after the last packet,
-            // such as dumpcap's closing ISBs: 0 packets.)
-            assert!(counts[last] <= 3, "{fx}: {counts:?}");
+            assert!((1..=3).contains(&counts[last]), "{fx}: {counts:?}");
             assert!(counts.iter().sum::<u64>() == capinfos_packets(Path::new(&input)));
+        }
+        if fx == "isb" {
+            let c = stdout(&run(&["check", pf.last().unwrap().to_str().unwrap()]));
+            assert!(c.contains("ISB 2"), "{fx}: the ISBs are not in the last piece: {c}");
         }
     }
 }

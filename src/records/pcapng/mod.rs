@@ -76,6 +76,16 @@ pub(crate) fn is_packet(block_type: u32) -> bool {
     matches!(block_type, EPB | SPB | PB)
 }
 
+/// May a piece that reached `--records` (or `--seconds`) close before a
+/// block of this type? Not before an Interface Statistics Block (dumpcap
+/// writes them after the packets they count, at the end of a capture) nor
+/// before a block that is not copied.
+pub(crate) fn closes_before(block_type: u32) -> bool {
+    block_type != crate::pcapng::ISB
+        && crate::pcapng::section::disposition(block_type)
+            != crate::pcapng::section::Disposition::Drop
+}
+
 /// A whole, valid block found by [`BlockWalk`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Blk {

@@ -6,7 +6,6 @@
 
 use super::{BlockWalk, FINGERPRINT_LEN, is_packet, max_block};
 use crate::error::Result;
-use crate::pcapng::section::{Disposition, disposition};
 use crate::pcapng::{Chunk, PiecePlan, Splitter};
 use crate::records::input::Input;
 use crate::records::pieces::{Entry, Namer, fingerprint};
@@ -67,8 +66,9 @@ pub(crate) fn walk_pieces(
     while let Some(b) = walk.next(src)? {
         let t = b.header.block_type;
         // --records: a piece holding N packets closes before the next block
-        // it would keep (as a stream split does).
-        let full = o.records.is_some_and(|n| cur.count >= n) && disposition(t) != Disposition::Drop;
+        // it would keep (as a stream split does), unless that is an ISB: the
+        // statistics of the packets before it stay with them.
+        let full = o.records.is_some_and(|n| cur.count >= n) && super::closes_before(t);
         let cut = if full { splitter.cut() } else { None };
         for plan in cut
             .into_iter()
@@ -142,3 +142,4 @@ fn push(
         verify: Vec::new(),
     })
 }
+

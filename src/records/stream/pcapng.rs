@@ -223,10 +223,11 @@ fn begin(sink: &mut Sink, h: &BlockHeader, b: &mut [u8], start: u64) -> Result<b
         Disposition::Copy => {}
     }
     // Nothing is held back: every byte of a block is written as it arrives.
-    sink.begin_record(
+    sink.begin_block(
         u64::from(h.total_len),
         &b[..b.len().min(FINGERPRINT_LEN)],
         &[],
+        crate::records::pcapng::closes_before(h.block_type),
     )?;
     sink.write(b)?;
     Ok(true)

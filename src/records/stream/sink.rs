@@ -123,13 +123,25 @@ impl Sink {
         rec_header: &[u8],
         unwritten: &[u8],
     ) -> Result<bool> {
+        self.begin_block(len, rec_header, unwritten, true)
+    }
+
+    /// [`Sink::begin_record`] for a pcapng block; `may_close`: the count
+    /// and time limits may close the piece before it (false for an ISB,
+    /// which stays with the packets it counts; the size limit always may).
+    pub(crate) fn begin_block(
+        &mut self,
+        len: u64,
+        rec_header: &[u8],
+        unwritten: &[u8],
+        may_close: bool,
+    ) -> Result<bool> {
         let hdr = self.header.len() as u64;
         let mut wrote = false;
         if let Some(o) = &self.open {
-            let full = o.blocks > 0
-                && (o.whole + len > self.rotation.size
-                    || self.rotation.records.is_some_and(|n| o.records >= n)
-                    || self.deadline().is_some_and(|d| Instant::now() >= d));
+            let counted = self.rotation.records.is_some_and(|n| o.records >= n)
+                || self.deadline().is_some_and(|d| Instant::now() >= d);
+            let full = o.blocks > 0 && (o.whole + len > self.rotation.size || (may_close && counted));
             if full {
                 self.write(unwritten)?;
                 wrote = true;
