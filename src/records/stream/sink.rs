@@ -53,7 +53,15 @@ struct Open {
     index: u64,
     /// Bytes whose write-back has been started (see [`FLUSH`]).
     flushed: u64,
+    /// Small writes gathered (the last bytes of `len`), see [`GATHER`].
+    pending: Vec<u8>,
 }
+
+/// Writes shorter than this are gathered into one `pwrite` (up to this
+/// many bytes, and always before the caller waits for input): a pcapng
+/// block arrives as its head, its body and its trailer, three writes of
+/// tens of bytes for a 64-byte packet otherwise.
+const GATHER: usize = 64 << 10;
 
 /// Start the write-back of a piece every this many bytes written, so
 /// that its fsync finds most of it on the disk already.
@@ -141,7 +149,8 @@ impl Sink {
         if let Some(o) = &self.open {
             let counted = self.rotation.records.is_some_and(|n| o.records >= n)
                 || self.deadline().is_some_and(|d| Instant::now() >= d);
-            let full = o.blocks > 0 && (o.whole + len > self.rotation.size || (may_close && counted));
+            let full =
+                o.blocks > 0 && (o.whole + len > self.rotation.size || (may_close && counted));
             if full {
                 self.write(unwritten)?;
                 wrote = true;
@@ -188,6 +197,7 @@ impl Sink {
             last_rh: Vec::new(),
             index,
             flushed: 0,
+            pending: Vec::new(),
         };
         let header = std::mem::take(&mut self.header);
         let r = write(&mut o, &header);
@@ -242,9 +252,10 @@ impl Sink {
     /// Close the open piece at its last whole record and rename it into
     /// place (nothing open: nothing to do).
     pub(crate) fn close(&mut self) -> Result<()> {
-        let Some(o) = self.open.take() else {
+        let Some(mut o) = self.open.take() else {
             return Ok(());
         };
+        flush(&mut o)?;
         if o.len < o.whole {
             // The caller writes every record it reports whole before a
             // piece can close; a shorter file would be padded with zeros.
@@ -325,6 +336,10 @@ impl Sink {
 
     /// Let a finished `--exec` command go and start the next.
     pub(crate) fn tick(&mut self) -> Result<()> {
+        // Before the caller waits: what was read is in the file.
+        if let Some(o) = self.open.as_mut() {
+            flush(o)?;
+        }
         self.exec.poll();
         self.trim_ring()
     }
@@ -344,7 +359,8 @@ impl Sink {
     }
 }
 
-/// Append `b` to the open piece.
+/// Append `b` to the open piece (small writes are gathered until
+/// [`flush`]).
 fn write(o: &mut Open, b: &[u8]) -> Result<()> {
     if b.is_empty() {
         return Ok(());
@@ -353,16 +369,43 @@ fn write(o: &mut Open, b: &[u8]) -> Result<()> {
         let mut w = MappedWriter::new(&o.out);
         w.write(b, o.len)?;
         w.finish()?;
-    } else {
-        o.out.write_at(b, o.len)?;
+        o.len += b.len() as u64;
+        return Ok(());
     }
+    if b.len() < GATHER / 4 {
+        if o.pending.len() + b.len() > GATHER {
+            flush(o)?;
+        }
+        o.pending.extend_from_slice(b);
+        o.len += b.len() as u64;
+        return Ok(());
+    }
+    flush(o)?;
+    o.out.write_at(b, o.len)?;
     o.len += b.len() as u64;
-    // Up to a page boundary (64 KiB: any page size), so that the next
-    // write does not wait for a page under write-back (stable writes).
+    written(o);
+    Ok(())
+}
+
+/// Write the gathered bytes.
+fn flush(o: &mut Open) -> Result<()> {
+    if o.pending.is_empty() {
+        return Ok(());
+    }
+    let at = o.len - o.pending.len() as u64;
+    o.out.write_at(&o.pending, at)?;
+    o.pending.clear();
+    written(o);
+    Ok(())
+}
+
+/// After a write-through: start the write-back every [`FLUSH`] bytes, up
+/// to a page boundary (64 KiB: any page size), so that the next write does
+/// not wait for a page under write-back (stable writes).
+fn written(o: &mut Open) {
     let to = o.len & !0xffff;
-    if o.capacity == 0 && to >= o.flushed + FLUSH {
+    if to >= o.flushed + FLUSH {
         o.out.start_writeback(o.flushed, to - o.flushed);
         o.flushed = to;
     }
-    Ok(())
 }
