@@ -431,7 +431,10 @@ fn records_cut_a_file_split_as_a_stream_split() {
         }
         if fx == "isb" {
             let c = stdout(&run(&["check", pf.last().unwrap().to_str().unwrap()]));
-            assert!(c.contains("ISB 2"), "{fx}: the ISBs are not in the last piece: {c}");
+            assert!(
+                c.contains("ISB 2"),
+                "{fx}: the ISBs are not in the last piece: {c}"
+            );
         }
     }
 }

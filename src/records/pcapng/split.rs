@@ -142,4 +142,3 @@ fn push(
         verify: Vec::new(),
     })
 }
-
