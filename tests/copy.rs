@@ -61,16 +61,9 @@ fn proc_files_are_read_to_their_end() {
 #[test]
 fn a_pipe_is_copied_to_its_end() {
     use std::io::Write;
-    use std::process::Stdio;
     let d = TempDir::new("copy-pipe");
     let data = pattern(3 << 20 | 77);
-    let mut child = mmkit()
-        .args(["copy", "/dev/stdin", &d.s("out")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_piped(&["copy", "/dev/stdin", &d.s("out")]);
     let mut stdin = child.stdin.take().unwrap();
     let writer = {
         let data = data.clone();

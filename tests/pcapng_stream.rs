@@ -178,14 +178,8 @@ fn sigterm_mid_stream_keeps_whole_blocks() {
     let m = two_interface_capture(&t, "200K");
     let data = std::fs::read(&m).unwrap();
     let d = t.join("out");
-    let mut child = mmkit()
-        .args(["split", "-", "--size", "40K", "--no-sync", "-o"])
-        .arg(&d)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let ds = d.to_string_lossy();
+    let mut child = common::spawn_piped(&["split", "-", "--size", "40K", "--no-sync", "-o", &ds]);
     let mut stdin = child.stdin.take().unwrap();
     let cut = 150_001;
     stdin.write_all(&data[..cut]).unwrap();

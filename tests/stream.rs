@@ -14,15 +14,7 @@ use std::time::Duration;
 
 /// `mmkit split - ARGS` reading its standard input from a pipe we write.
 fn split_stdin(args: &[&str]) -> Child {
-    mmkit()
-        .arg("split")
-        .arg("-")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmkit")
+    common::spawn_piped(&[&["split", "-"], args].concat())
 }
 
 fn capinfos_packets(p: &str) -> u64 {

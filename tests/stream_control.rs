@@ -5,22 +5,14 @@
 
 mod common;
 use common::run_ok as ok;
-use common::{TempDir, emulated, mmkit, run, stderr, stdout};
+use common::{TempDir, emulated, run, stderr, stdout};
 use common::{join_bytes, pieces_ext, seed_bounds};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-fn spawn(args: &[&str]) -> Child {
-    mmkit()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mmkit")
-}
+use common::spawn_piped as spawn;
 
 /// A recorder writes part of its file, the last record only half; a signal
 /// ends `--follow`: exit 128+sig, no temporary, and the pieces hold every
@@ -301,13 +293,7 @@ fn sigkill_loses_nothing_that_was_read() {
         ("pcapng", &ng, ng_cut, ng_want),
     ] {
         let d = t.s(&format!("out-{name}"));
-        let mut child = mmkit()
-            .args(["split", "-", "-o", &d, "--size", "10M", "--no-sync"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&["split", "-", "-o", &d, "--size", "10M", "--no-sync"]);
         let mut stdin = child.stdin.take().unwrap();
         for c in data[..cut].chunks(37) {
             stdin.write_all(c).unwrap();

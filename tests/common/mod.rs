@@ -238,6 +238,17 @@ pub fn output_within(cmd: &mut Command, secs: u64) -> Option<Output> {
     Some(child.wait_with_output().expect("output"))
 }
 
+/// Spawn mmkit with `args`, its standard input, output and error piped.
+pub fn spawn_piped<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Child {
+    mmkit()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmkit")
+}
+
 /// Make a FIFO at `p`.
 pub fn mkfifo(p: &Path) {
     nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");

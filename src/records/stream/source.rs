@@ -367,6 +367,15 @@ mod tests {
         (p, bytes)
     }
 
+    /// A hook that truncates `p` to `len` bytes (the writer, in the gap).
+    fn truncate_to(p: &std::path::Path, len: u64) -> Option<Box<dyn FnMut()>> {
+        let p = p.to_path_buf();
+        Some(Box::new(move || {
+            let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_len(len).unwrap();
+        }))
+    }
+
     /// The writer truncates the file between the fstat that sized the
     /// window and the copy out of it: the copy faults (the control: the
     /// fault counter moves, so the guard was really needed on this target,
@@ -376,15 +385,7 @@ mod tests {
     fn a_truncation_under_the_window_is_a_short_read_then_an_error() {
         let (p, bytes) = input("trunc", 256 << 10);
         let mut s = follow(&p, true);
-        let cut = p.clone();
-        s.before_copy = Some(Box::new(move || {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&cut)
-                .unwrap()
-                .set_len(8192)
-                .unwrap();
-        }));
+        s.before_copy = truncate_to(&p, 8192);
         let mut buf = vec![0u8; 128 << 10];
         let faults = fault::follow_faults();
         let ev = s.read(&mut buf, None).unwrap();
@@ -411,11 +412,7 @@ mod tests {
     fn zeros_of_a_cut_page_are_not_handed_out() {
         let (p, bytes) = input("cutpage", 64 << 10);
         let mut s = follow(&p, true);
-        let cut = p.clone();
-        s.before_copy = Some(Box::new(move || {
-            let f = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
-            f.set_len(5000).unwrap();
-        }));
+        s.before_copy = truncate_to(&p, 5000);
         let mut buf = vec![0u8; 4096 + 2000];
         let ev = s.read(&mut buf, None).unwrap();
         assert_eq!(ev, Event::Data(5000));
