@@ -17,8 +17,12 @@
 //! The interval starts at 8 spans times the loser's handicap (a loser that
 //! took 2.5 × as long waits 20 spans) and after every sample grows twice
 //! that much again, up to 128 spans, so the slower path walks a few percent
-//! of the input at most, the fewer the more it costs; a re-sample switches
-//! only for a lead of more than 5% (noise must not make it flip-flop). Two winner's spans
+//! of the input at most, the fewer the more it costs. A re-sample decides
+//! on the rates of all sample rounds since the last change of the input,
+//! each earlier round weighing 7/8 as much as the next (one span's rate
+//! jumps 2–3 × on a shared machine, and one unlucky round used to switch
+//! to the slower way for the next 16–128 spans), and switches only for a
+//! lead of more than 5%. Two winner's spans
 //! in a row whose rate moved threefold (dense records turning sparse, say)
 //! trigger a new sample at once; one alone is noise. Large sparse records, where the mapping
 //! touches a fraction of the pages, cost a sample only a few records of
@@ -81,6 +85,12 @@ pub(super) struct Chooser {
     plan: VecDeque<Way>,
     /// Bytes and CPU µs per way in the current round.
     acc: [(u64, u64); 2],
+    /// Bytes and CPU µs per way over the rounds so far, each earlier round
+    /// weighing 7/8 as much as the next (a re-sample decides on these);
+    /// reset by a change of the input. At most 8 rounds' worth: no overflow.
+    hist: [(u64, u64); 2],
+    /// The current round follows a change of the input.
+    fresh: bool,
     /// A round is under way (the decision comes when `plan` runs out).
     sampling: bool,
     /// This round is the first one.
@@ -145,6 +155,8 @@ impl Chooser {
             best: Way::Map,
             plan: VecDeque::from([Way::Read, Way::Read, Way::Map]),
             acc: [(0, 0); 2],
+            hist: [(0, 0); 2],
+            fresh: true,
             sampling: true,
             first: true,
             left: 0,
@@ -223,6 +235,7 @@ impl Chooser {
             if moved || self.left == 0 {
                 // Sample the loser between this span and the next winner's.
                 self.sampling = true;
+                self.fresh = moved;
                 self.acc = [(0, 0); 2];
                 self.acc[self.best.idx()] = span;
                 self.cur = self.best.other();
@@ -240,7 +253,14 @@ impl Chooser {
     }
 
     fn decide(&mut self) -> Verdict {
-        let (m, r) = (rate(self.acc[0]), rate(self.acc[1]));
+        for (h, a) in self.hist.iter_mut().zip(self.acc) {
+            *h = if self.fresh {
+                a
+            } else {
+                (h.0 - h.0 / 8 + a.0, h.1 - h.1 / 8 + a.1)
+            };
+        }
+        let (m, r) = (rate(self.hist[0]), rate(self.hist[1]));
         let margin = if self.first { 100 } else { HYSTERESIS_PCT };
         // `a` beats `b` by more than the margin.
         let beats = |a: u64, b: u64| a.saturating_mul(100) > b.saturating_mul(margin);
@@ -320,6 +340,35 @@ mod tests {
         // Resamples after 8, 16, 32, 64, 128 winner spans.
         assert!(maps <= 5, "{maps} spans of the loser");
         assert!(maps >= 3, "{maps}: the loser is still sampled");
+    }
+
+    /// The mapping is the better way on average (104 µs a span against
+    /// read's 110), but every seventh of its spans is slowed to 250 µs (a
+    /// preemption, another job's burst): a re-sample must not switch on the
+    /// one unlucky round, as it did when each round decided on its own
+    /// spans alone.
+    #[test]
+    fn one_unlucky_round_does_not_switch() {
+        let mut c = Chooser::new(1 << 30, Some(100));
+        let mut now = 0u64;
+        c.tick(0, now);
+        let (mut off, mut maps, mut reads) = (0u64, 0u64, 0u64);
+        for _ in 0..2000 {
+            now += match c.way() {
+                Way::Map => {
+                    maps += 1;
+                    if maps % 7 == 0 { 250 } else { 80 }
+                }
+                Way::Read => {
+                    reads += 1;
+                    110
+                }
+            };
+            off += c.span;
+            c.tick(off, now);
+        }
+        assert_eq!(c.best, Way::Map);
+        assert!(reads < 40, "{reads} of 2000 spans through read");
     }
 
     #[test]
