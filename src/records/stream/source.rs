@@ -180,7 +180,7 @@ impl Source {
             self.window = None;
             let page = crate::sys::page_size() as u64;
             let off = self.offset / page * page;
-            // Bounded by WINDOW: fits usize on every target.
+            // At most max(WINDOW, the buffer and a page): fits usize.
             let n = (len - off).min(WINDOW.max(buf.len() as u64 + page)) as usize;
             let spec = Spec {
                 offset: off,
