@@ -162,7 +162,8 @@ impl Source {
     }
 
     /// The followed file's bytes at the current offset, into `buf`: how
-    /// many (0: none beyond what was consumed yet).
+    /// many (0: none beyond what was consumed yet, and the file did not
+    /// shrink — one `fstat` says both).
     fn take_follow(&mut self, buf: &mut [u8]) -> Result<usize> {
         if !self.map {
             return self.pread(buf);
@@ -228,10 +229,12 @@ impl Source {
         Ok(now.saturating_sub(self.offset).min(n as u64) as usize)
     }
 
-    /// pread(2) at the current offset (retried when interrupted).
+    /// pread(2) at the current offset (retried when interrupted); at the
+    /// end of the file, checks that it did not shrink.
     fn pread(&mut self, buf: &mut [u8]) -> Result<usize> {
         loop {
             match self.file.read_at(buf, self.offset) {
+                Ok(0) => return self.length().map(|_| 0),
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -278,9 +281,8 @@ impl Source {
             if !self.follow {
                 return Ok(Event::End);
             }
-            // A followed file at its end: has it shrunk, idled out, or
-            // will it grow?
-            self.length()?;
+            // A followed file at its end (take_follow checked that it did
+            // not shrink): has it idled out, or will it grow?
             if self.idle.is_some_and(|i| self.last_data.elapsed() >= i) {
                 return Ok(Event::End);
             }
