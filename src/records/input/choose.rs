@@ -315,12 +315,22 @@ mod tests {
     /// Walk `n` spans where mmap costs `map` µs and read `read` µs per span;
     /// returns the ways used, span by span.
     fn run(c: &mut Chooser, n: usize, map: u64, read: u64, now: &mut u64) -> Vec<Way> {
+        run_with(c, n, now, |w| if w == Way::Map { map } else { read })
+    }
+
+    /// [`run`] with each span's cost from `cost(way)`.
+    fn run_with(
+        c: &mut Chooser,
+        n: usize,
+        now: &mut u64,
+        mut cost: impl FnMut(Way) -> u64,
+    ) -> Vec<Way> {
         let mut ways = Vec::new();
         let mut off = c.end - c.span;
         for _ in 0..n {
             let w = c.way();
             ways.push(w);
-            *now += if w == Way::Map { map } else { read };
+            *now += cost(w);
             off += c.span;
             c.tick(off, *now);
         }
@@ -352,21 +362,15 @@ mod tests {
         let mut c = Chooser::new(1 << 30, Some(100));
         let mut now = 0u64;
         c.tick(0, now);
-        let (mut off, mut maps, mut reads) = (0u64, 0u64, 0u64);
-        for _ in 0..2000 {
-            now += match c.way() {
-                Way::Map => {
-                    maps += 1;
-                    if maps % 7 == 0 { 250 } else { 80 }
-                }
-                Way::Read => {
-                    reads += 1;
-                    110
-                }
-            };
-            off += c.span;
-            c.tick(off, now);
-        }
+        let mut maps = 0u64;
+        let ways = run_with(&mut c, 2000, &mut now, |w| match w {
+            Way::Map => {
+                maps += 1;
+                if maps.is_multiple_of(7) { 250 } else { 80 }
+            }
+            Way::Read => 110,
+        });
+        let reads = ways.iter().filter(|&&w| w == Way::Read).count();
         assert_eq!(c.best, Way::Map);
         assert!(reads < 40, "{reads} of 2000 spans through read");
     }

@@ -51,8 +51,8 @@ struct Open {
     cur_rh: Vec<u8>,
     last_rh: Vec<u8>,
     index: u64,
-    /// Bytes whose write-back has been started (see [`FLUSH`]).
-    flushed: u64,
+    /// Bytes whose write-back has been started (see [`WRITEBACK`]).
+    written_back: u64,
     /// Small writes gathered (the last bytes of `len`), see [`GATHER`].
     pending: Vec<u8>,
 }
@@ -65,7 +65,7 @@ const GATHER: usize = 64 << 10;
 
 /// Start the write-back of a piece every this many bytes written, so
 /// that its fsync finds most of it on the disk already.
-const FLUSH: u64 = 8 << 20;
+const WRITEBACK: u64 = 8 << 20;
 
 pub(crate) struct Sink {
     namer: Namer,
@@ -196,7 +196,7 @@ impl Sink {
             cur_rh: Vec::new(),
             last_rh: Vec::new(),
             index,
-            flushed: 0,
+            written_back: 0,
             pending: Vec::new(),
         };
         let header = std::mem::take(&mut self.header);
@@ -399,13 +399,13 @@ fn flush(o: &mut Open) -> Result<()> {
     Ok(())
 }
 
-/// After a write-through: start the write-back every [`FLUSH`] bytes, up
+/// After a write-through: start the write-back every [`WRITEBACK`] bytes, up
 /// to a page boundary (64 KiB: any page size), so that the next write does
 /// not wait for a page under write-back (stable writes).
 fn written(o: &mut Open) {
     let to = o.len & !0xffff;
-    if to >= o.flushed + FLUSH {
-        o.out.start_writeback(o.flushed, to - o.flushed);
-        o.flushed = to;
+    if to >= o.written_back + WRITEBACK {
+        o.out.start_writeback(o.written_back, to - o.written_back);
+        o.written_back = to;
     }
 }

@@ -5,11 +5,11 @@
 //!   window, a disk that could not back an output page, a register where no
 //!   device answers) is reported with the file (or physical address) and
 //!   byte offset, unfinished outputs are removed, and the process exits with
-//!   the code `main` chose for that kind of failure.
-//!   In a window of a followed file ([`Role::Follow`]) the fault is survived
-//!   instead: zero pages are mapped over the window and the reader reads the
-//!   file again (its writer may truncate it at any time).
-//!   A SIGBUS sent by another process (`kill -BUS`, `si_code` ≤ 0) is a termination signal.
+//!   the code `main` chose for that kind of failure. In a window of a
+//!   followed file ([`Role::Follow`]) the fault is survived instead: zero
+//!   pages are mapped over the window and the reader reads the file again
+//!   (its writer may truncate it at any time). A SIGBUS sent by another
+//!   process (`kill -BUS`, `si_code` ≤ 0) is a termination signal.
 //! * **Every catchable terminating signal** (SIGHUP — the serial console went
 //!   away —, SIGINT, SIGQUIT, SIGTERM, SIGUSR1/2, SIGALRM, …) removes the
 //!   unfinished outputs and exits with 128 + the signal number.
