@@ -367,6 +367,9 @@ fn walk_pieces(
     let mut walker = Walker::new(layout, hdr, total);
     let mut pending: Option<Record> = None;
     let mut progress = Progress::new("split", total);
+    // Records too large for --size with the header: how many, the first's
+    // offset, the largest.
+    let mut over = (0u64, 0u64, 0u64);
     loop {
         let first = match pending.take() {
             Some(r) => r,
@@ -389,11 +392,12 @@ fn walk_pieces(
         let mut records = u64::from(first.len > 0);
         let oversized = hdr + first.len > o.size;
         if oversized {
-            log::warn!(
-                "record at byte {start} is {} bytes, more than --size {} with the header: it goes alone in its own piece",
-                first.len,
-                o.size
-            );
+            // Said once, after the walk.
+            if over.0 == 0 {
+                over.1 = start;
+            }
+            over.0 += 1;
+            over.2 = over.2.max(first.len);
         } else if first.len > 0 {
             while let Some(r) = walker.next(src)? {
                 if hdr + (r.end() - start) <= o.size && o.records.is_none_or(|n| records < n) {
@@ -457,6 +461,15 @@ fn walk_pieces(
         }
     }
     progress.finish();
+    if over.0 > 0 {
+        log::warn!(
+            "{} record(s) larger than --size {} B with the {hdr}-byte header (the first at byte {}): each goes alone in its own piece; --size {} holds every record",
+            over.0,
+            o.size,
+            over.1,
+            hdr + over.2
+        );
+    }
     Ok(report)
 }
 

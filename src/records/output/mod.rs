@@ -120,26 +120,42 @@ impl OutputFile {
             .context("cannot open the output directory")
             .path(dir_path)?;
         temp::remove_stale(dir_path);
-        let tmp_name = temp::name_for(name);
-        let tmp = dir_path.join(&tmp_name);
-        // Registered before the file exists: a signal in between removes
-        // nothing that is not ours (the name is unique to this process).
-        let guard = fault::register_temp(dir.as_raw_fd(), &tmp_name);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(opts.mode)
-            .open(&tmp)
-            .map_err(|e| {
-                let too_long = e.raw_os_error() == Some(Errno::ENAMETOOLONG as i32);
-                let err = Error::io("cannot create output", e).with_path(dest);
-                if too_long {
-                    err.hint("the name is longer than this filesystem allows (255 bytes on most, fewer on some)")
-                } else {
-                    err
+        // A file another process put at the temporary's name is left
+        // alone: the next name is tried.
+        let mut tries = 0;
+        let (file, tmp_name, tmp, guard) = loop {
+            let tmp_name = temp::name_for(name);
+            let tmp = dir_path.join(&tmp_name);
+            // Registered before the file exists: a signal in between removes
+            // nothing that is not ours (the name is unique to this process).
+            let guard = fault::register_temp(dir.as_raw_fd(), &tmp_name);
+            let r = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(opts.mode)
+                .open(&tmp);
+            match r {
+                Ok(f) => break (f, tmp_name, tmp, guard),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 100 => {
+                    drop(guard);
+                    tries += 1;
+                    log::warn!(
+                        "{} exists (not ours): the output is written under another temporary name",
+                        tmp.display()
+                    );
                 }
-            })?;
+                Err(e) => {
+                    let too_long = e.raw_os_error() == Some(Errno::ENAMETOOLONG as i32);
+                    let err = Error::io("cannot create output", e).with_path(dest);
+                    return Err(if too_long {
+                        err.hint("the name is longer than this filesystem allows (255 bytes on most, fewer on some)")
+                    } else {
+                        err
+                    });
+                }
+            }
+        };
         let mut out = OutputFile {
             file,
             tmp_name,
@@ -211,6 +227,27 @@ impl OutputFile {
             .at(off)
     }
 
+    /// One pwrite of `buf` at `off` (retried on EINTR): the bytes written,
+    /// at least one.
+    pub(crate) fn write_some_at(&self, buf: &[u8], off: u64) -> Result<usize> {
+        loop {
+            match self.file.write_at(buf, off) {
+                Ok(0) => {
+                    return Err(Error::errno("cannot write output", Errno::ENOSPC)
+                        .with_path(&self.dest)
+                        .at(off));
+                }
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Error::io("cannot write output", e)
+                        .with_path(&self.dest)
+                        .at(off));
+                }
+            }
+        }
+    }
+
     /// Start writing `len` bytes at `off` back to the disk without waiting
     /// (sync_file_range WRITE), when the output will be fsynced (not with
     /// `--no-sync`): a piece written as a stream arrives is then mostly on
@@ -241,29 +278,58 @@ impl OutputFile {
     /// fsync (unless `--no-sync`), rename into place without clobbering
     /// (unless `--force`), then fsync the directory so the new name survives
     /// a power cut too.
-    pub(crate) fn commit(mut self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
+        self.commit_as(None).map(drop)
+    }
+
+    /// [`OutputFile::commit`]; when the destination appeared meanwhile
+    /// (without `--force`), under the first free name of `alt(1)`,
+    /// `alt(2)`, … instead (up to 999; same directory), with a warning
+    /// naming both. Returns the name it got.
+    pub(crate) fn commit_as(mut self, alt: Option<&dyn Fn(u32) -> PathBuf>) -> Result<PathBuf> {
         if self.opts.sync {
             self.file
                 .sync_all()
                 .context("cannot sync output")
                 .path(&self.dest)?;
         }
-        let dest_name = self.dest.file_name().unwrap_or_default().to_os_string();
-        if self.opts.force {
-            std::fs::rename(&self.tmp, &self.dest)
-                .context("cannot rename output into place")
-                .path(&self.dest)?;
-        } else {
-            self.rename_noreplace(&dest_name)?;
+        let planned = self.dest.clone();
+        let mut k = 0;
+        loop {
+            let dest_name = self.dest.file_name().unwrap_or_default().to_os_string();
+            let r = if self.opts.force {
+                std::fs::rename(&self.tmp, &self.dest)
+                    .context("cannot rename output into place")
+                    .path(&self.dest)
+            } else {
+                self.rename_noreplace(&dest_name)
+            };
+            match (r, alt) {
+                (Err(e), Some(alt)) if e.kind == Kind::Exists && k < 999 => {
+                    k += 1;
+                    self.dest = alt(k);
+                }
+                (r, _) => {
+                    r?;
+                    break;
+                }
+            }
         }
         self.done = true;
+        if k > 0 {
+            log::warn!(
+                "{} appeared while it was written: kept as {}",
+                planned.display(),
+                self.dest.display()
+            );
+        }
         if self.opts.sync {
             self.dir
                 .sync_all()
                 .context("cannot sync the output directory")
                 .path(dir_of(&self.dest))?;
         }
-        Ok(())
+        Ok(self.dest.clone())
     }
 
     /// Rename the temporary to `dest_name` unless that exists: atomically

@@ -2,7 +2,7 @@
 //! --follow` (a file another process is still appending to).
 //!
 //! The same rules as a split of a file at rest — whole records, a piece
-//! never over `--size` (a single larger record goes alone), a temporary
+//! never over `--size` (a record too large for one stops the stream), a temporary
 //! name and a rename, no clobber, a manifest — with the records written through to
 //! the current piece as they arrive: memory stays flat (one 256 KiB buffer)
 //! and when the disk is slower than the input, the writer waits and the
@@ -17,6 +17,7 @@
 
 mod exec;
 mod pcapng;
+mod piece;
 mod sink;
 mod source;
 
@@ -316,11 +317,12 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         Ok(sig) => (sig, None),
         Err(e) => (None, Some(e)),
     };
-    let done = sink.finish()?;
+    let done = sink.finish(failure.as_ref().map(|e| e.kind));
     drop(wake_w);
     if let Some(e) = failure {
         return Err(e);
     }
+    let done = done?;
     let kept = done.iter().filter(|d| d.path.exists()).count();
     Ok(StreamReport {
         layout: describe,

@@ -5,10 +5,12 @@
 //! `--exec CMD` run on each finished piece, one at a time.
 
 use super::exec::Exec;
+use super::piece::Open;
 use crate::error::{Context, Error, Kind, Result, ResultExt};
-use crate::records::output::{MappedWriter, OutOpts, OutputFile, WriteMode};
+use crate::records::output::{OutOpts, OutputFile, WriteMode};
 use crate::records::pieces::{Entry, ManifestLog, Namer, fingerprint};
 use std::collections::VecDeque;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,44 +30,6 @@ pub(crate) struct Done {
     pub(crate) bytes: u64,
     pub(crate) records: u64,
 }
-
-/// The piece being written.
-struct Open {
-    out: OutputFile,
-    /// Pre-sized and mapped (`--write mmap`).
-    capacity: u64,
-    /// Bytes written (a record may be incomplete at the end).
-    len: u64,
-    /// Length up to the end of the last whole record.
-    whole: u64,
-    /// Length of the record being received (header included).
-    cur: u64,
-    /// Whole records (pcapng: blocks) after the header, and the records
-    /// that count as such (pcapng: packets).
-    blocks: u64,
-    records: u64,
-    opened: Instant,
-    first: u64,
-    /// Headers of the record being received and of the last whole one
-    /// (fingerprinted when the piece closes, not per record).
-    cur_rh: Vec<u8>,
-    last_rh: Vec<u8>,
-    index: u64,
-    /// Bytes whose write-back has been started (see [`WRITEBACK`]).
-    written_back: u64,
-    /// Small writes gathered (the last bytes of `len`), see [`GATHER`].
-    pending: Vec<u8>,
-}
-
-/// Writes shorter than this are gathered into one `pwrite` (up to this
-/// many bytes, and always before the caller waits for input): a pcapng
-/// block arrives as its head, its body and its trailer, three writes of
-/// tens of bytes for a 64-byte packet otherwise.
-const GATHER: usize = 64 << 10;
-
-/// Start the write-back of a piece every this many bytes written, so
-/// that its fsync finds most of it on the disk already.
-const WRITEBACK: u64 = 8 << 20;
 
 pub(crate) struct Sink {
     namer: Namer,
@@ -159,10 +123,11 @@ impl Sink {
         }
         if self.open.is_none() {
             if hdr + len > self.rotation.size {
-                log::warn!(
-                    "a record of {len} bytes is more than --size {} with the header: it goes alone in its own piece",
-                    self.rotation.size
-                );
+                return Err(Error::usage(format!(
+                    "--size {} B cannot hold the {hdr}-byte header and a {len}-byte record; the smallest workable is --size {}",
+                    self.rotation.size,
+                    hdr + len
+                )));
             }
             self.open_piece((hdr + len).max(self.rotation.size))?;
         }
@@ -177,35 +142,54 @@ impl Sink {
     fn open_piece(&mut self, capacity: u64) -> Result<()> {
         let index = self.next;
         self.next += 1;
-        let path = self.namer.path(index);
+        let planned = self.namer.path(index);
         let mapped = self.write == WriteMode::Mmap;
         // --write mmap: sized to the limit with ftruncate before it is
-        // mapped (the explicit-ftruncate pattern), cut to its real length
-        // when closed. Otherwise it grows as records are written.
-        let out = OutputFile::create(&path, if mapped { capacity } else { 0 }, &self.out, false)?;
-        let mut o = Open {
-            out,
-            capacity: if mapped { capacity } else { 0 },
-            len: 0,
-            whole: 0,
-            cur: 0,
-            blocks: 0,
-            records: 0,
-            opened: Instant::now(),
-            first: 0,
-            cur_rh: Vec::new(),
-            last_rh: Vec::new(),
-            index,
-            written_back: 0,
-            pending: Vec::new(),
+        // mapped (the explicit-ftruncate pattern) and reserved ahead of
+        // the writes, cut to its real length when closed. Otherwise it
+        // grows as records are written. A name taken by another file: the
+        // piece takes the next free PREFIX.NNNNNN.K.EXT (a live stream does
+        // not end over a name).
+        let cap = if mapped { capacity } else { 0 };
+        let mut path = planned.clone();
+        let mut k = 0;
+        let out = loop {
+            match OutputFile::create(&path, cap, &self.out, false) {
+                Err(e) if e.kind == Kind::Exists && !self.out.force && k < 999 => {
+                    k += 1;
+                    path = self.alt(index, k);
+                }
+                r => break r?,
+            }
         };
+        if k > 0 {
+            log::warn!(
+                "{} exists: this piece is written as {}",
+                planned.display(),
+                path.display()
+            );
+        }
+        let mut o = Open::new(out, path, cap, index);
         let header = std::mem::take(&mut self.header);
-        let r = write(&mut o, &header);
+        let r = o.write(&header);
         self.header = header;
         r?;
         o.whole = o.len;
+        o.head = o.len;
+        o.safe.end = o.len;
         self.open = Some(o);
         Ok(())
+    }
+
+    /// The `k`-th other name of piece `index`: PREFIX.NNNNNN.K.EXT.
+    fn alt(&self, index: u64, k: u32) -> PathBuf {
+        let n = &self.namer;
+        n.dir.join(format!(
+            "{}.{index:0w$}.{k}{}",
+            n.prefix,
+            n.ext,
+            w = n.width
+        ))
     }
 
     /// Bytes of records begun with [`Sink::begin_record`], in order (a run
@@ -215,7 +199,7 @@ impl Sink {
     /// `kill -9` loses nothing that was read.
     pub(crate) fn write(&mut self, b: &[u8]) -> Result<()> {
         match self.open.as_mut() {
-            Some(o) => write(o, b),
+            Some(o) => o.write(b),
             None => Ok(()),
         }
     }
@@ -231,15 +215,7 @@ impl Sink {
     /// (pcapng: a packet block).
     pub(crate) fn end_block(&mut self, counts: bool) {
         if let Some(o) = self.open.as_mut() {
-            o.whole += o.cur;
-            o.blocks += 1;
-            if counts {
-                if o.records == 0 {
-                    o.first = fingerprint(&o.cur_rh);
-                }
-                std::mem::swap(&mut o.cur_rh, &mut o.last_rh);
-                o.records += 1;
-            }
+            o.end_block(counts);
         }
     }
 
@@ -250,60 +226,104 @@ impl Sink {
     }
 
     /// Close the open piece at its last whole record and rename it into
-    /// place (nothing open: nothing to do).
+    /// place (nothing open: nothing to do). After a failed write, that is
+    /// the last whole record the file holds (a piece with none is
+    /// removed), and the error is returned once the piece is in place.
     pub(crate) fn close(&mut self) -> Result<()> {
         let Some(mut o) = self.open.take() else {
             return Ok(());
         };
-        flush(&mut o)?;
-        if o.len < o.whole {
+        let failure = o.flush().err();
+        if !o.failed && o.len < o.whole {
             // The caller writes every record it reports whole before a
             // piece can close; a shorter file would be padded with zeros.
             return Err(Error::new(
                 Kind::Io,
                 format!(
                     "{}: {} bytes of whole records but {} written (a bug: please report it)",
-                    self.namer.file_name(o.index),
+                    o.path.display(),
                     o.whole,
                     o.len
                 ),
             ));
         }
-        if o.len > o.whole {
+        let (bytes, records) = if o.failed {
+            (o.safe.end, o.safe.records)
+        } else {
+            (o.whole, o.records)
+        };
+        if o.failed && bytes <= o.head {
+            log::error!(
+                "{}: no whole record reached the file: removed",
+                o.path.display()
+            );
+            return Err(failure.unwrap_or_else(|| Error::new(Kind::Io, "a write failed")));
+        }
+        if !o.failed && o.len > o.whole {
             log::warn!(
                 "{}: the {} bytes of an unfinished record are not kept",
-                self.namer.file_name(o.index),
+                o.path.display(),
                 o.len - o.whole
             );
         }
+        let last = if records == 0 {
+            0
+        } else if records == o.records {
+            fingerprint(&o.last_rh)
+        } else {
+            // Cut before the record whose header `last_rh` holds.
+            let mut h = vec![0u8; o.safe.last_len as usize];
+            o.out
+                .file()
+                .read_exact_at(&mut h, o.safe.last)
+                .context("cannot read back the piece")
+                .path(&o.path)?;
+            fingerprint(&h)
+        };
         // Cut to the last whole record (a pre-sized mapped piece: from the
         // limit to what holds records; every window was msynced and
         // unmapped as it was written). A written-through piece that ends
         // at a whole record already has its length.
-        if o.capacity > 0 || o.len != o.whole {
-            o.out.set_len(o.whole)?;
+        if o.capacity > 0 || o.len != bytes {
+            o.out.set_len(bytes)?;
         }
-        o.out.commit()?;
+        let index = o.index;
+        let alt = |k| self.alt(index, k);
+        let path = o.out.commit_as((!self.out.force).then_some(&alt as _))?;
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if o.failed {
+            log::error!(
+                "{}: kept {bytes} bytes, {records} records (up to the last whole record written); the set is incomplete",
+                path.display()
+            );
+        }
+        let logged = self.manifest.piece(&Entry {
+            name,
+            bytes,
+            records,
+            first: if records > 0 { o.first } else { 0 },
+            last,
+        });
         let done = Done {
-            path: self.namer.path(o.index),
-            bytes: o.whole,
-            records: o.records,
+            path,
+            bytes,
+            records,
         };
-        self.manifest.piece(&Entry {
-            name: self.namer.file_name(o.index),
-            bytes: o.whole,
-            records: o.records,
-            first: o.first,
-            last: if o.records > 0 {
-                fingerprint(&o.last_rh)
-            } else {
-                0
-            },
-        })?;
         log::debug!("wrote {} ({} bytes)", done.path.display(), done.bytes);
         self.exec.submit(&done.path);
         self.kept.push_back(done.clone());
         self.done.push(done);
+        if let Some(e) = failure {
+            if let Err(m) = logged {
+                log::error!("{m}");
+            }
+            return Err(e);
+        }
+        logged?;
         self.trim_ring()?;
         Ok(())
     }
@@ -338,7 +358,7 @@ impl Sink {
     pub(crate) fn tick(&mut self) -> Result<()> {
         // Before the caller waits: what was read is in the file.
         if let Some(o) = self.open.as_mut() {
-            flush(o)?;
+            o.flush()?;
         }
         self.exec.poll();
         self.trim_ring()
@@ -346,66 +366,38 @@ impl Sink {
 
     /// Close the open piece (with a header-only piece if the stream held
     /// no record at all), wait for `--exec`, mark the manifest complete.
-    pub(crate) fn finish(mut self) -> Result<Vec<Done>> {
-        if self.open.is_none() && self.done.is_empty() {
+    /// After an error (`failure`): no header-only piece, and no manifest
+    /// when no piece was finished; the manifest is marked complete only
+    /// when the stream itself was bad (malformed, or a followed file
+    /// changed) and the pieces hold every record before that.
+    pub(crate) fn finish(mut self, failure: Option<Kind>) -> Result<Vec<Done>> {
+        if failure.is_none() && self.open.is_none() && self.done.is_empty() {
             log::warn!("the stream held no record after its file header");
             self.open_piece(self.header.len() as u64)?;
         }
-        self.close()?;
+        let closed = self.close();
         self.exec.drain();
-        self.trim_ring()?;
-        self.manifest.complete()?;
-        Ok(self.done)
-    }
-}
-
-/// Append `b` to the open piece (small writes are gathered until
-/// [`flush`]).
-fn write(o: &mut Open, b: &[u8]) -> Result<()> {
-    if b.is_empty() {
-        return Ok(());
-    }
-    if o.capacity > 0 {
-        let mut w = MappedWriter::new(&o.out);
-        w.write(b, o.len)?;
-        w.finish()?;
-        o.len += b.len() as u64;
-        return Ok(());
-    }
-    if b.len() < GATHER / 4 {
-        if o.pending.len() + b.len() > GATHER {
-            flush(o)?;
+        let trimmed = self.trim_ring();
+        if failure.is_none() {
+            closed?;
+            trimmed?;
+            self.manifest.complete()?;
+            return Ok(self.done);
         }
-        o.pending.extend_from_slice(b);
-        o.len += b.len() as u64;
-        return Ok(());
-    }
-    flush(o)?;
-    o.out.write_at(b, o.len)?;
-    o.len += b.len() as u64;
-    written(o);
-    Ok(())
-}
-
-/// Write the gathered bytes.
-fn flush(o: &mut Open) -> Result<()> {
-    if o.pending.is_empty() {
-        return Ok(());
-    }
-    let at = o.len - o.pending.len() as u64;
-    o.out.write_at(&o.pending, at)?;
-    o.pending.clear();
-    written(o);
-    Ok(())
-}
-
-/// After a write-through: start the write-back every [`WRITEBACK`] bytes, up
-/// to a page boundary (64 KiB: any page size), so that the next write does
-/// not wait for a page under write-back (stable writes).
-fn written(o: &mut Open) {
-    let to = o.len & !0xffff;
-    if to >= o.written_back + WRITEBACK {
-        o.out.start_writeback(o.written_back, to - o.written_back);
-        o.written_back = to;
+        match closed.and(trimmed) {
+            Err(e) => log::error!("{e}"),
+            Ok(()) if self.done.is_empty() => {}
+            Ok(()) => {
+                if matches!(failure, Some(Kind::Malformed | Kind::InputChanged)) {
+                    self.manifest.complete()?;
+                }
+                return Ok(self.done);
+            }
+        }
+        if self.done.is_empty() {
+            drop(self.manifest);
+            let _ = std::fs::remove_file(self.namer.manifest());
+        }
+        Ok(self.done)
     }
 }
