@@ -59,7 +59,7 @@ fn find_manifest(pieces: &[Scanned]) -> Result<Option<(std::path::PathBuf, Manif
                 .map_or(String::new(), |e| format!(", the first {}", e.name))
         ))
         .with_path(&pieces[0].path)
-        .hint("--no-manifest joins them checked by their content only"));
+        .hint("--no-manifest ignores the manifest and checks the pieces by their content only"));
     }
     Ok(Some((path, m)))
 }
