@@ -210,6 +210,9 @@ with_layout_flags! {
         /// do not fsync (faster; after a power cut the output may lack data)
         #[argh(switch)]
         pub no_sync: bool,
+        /// ignore the manifest beside the pieces (check them by content only)
+        #[argh(switch)]
+        pub no_manifest: bool,
     }
 }
 
@@ -431,6 +434,7 @@ pub(super) fn join(a: JoinArgs, out: &mut dyn Write) -> Result<Outcome> {
         write: a.write,
         force: a.force,
         sync: durable(a.sync, a.no_sync)?,
+        no_manifest: a.no_manifest,
         layout: a.layout_opts(),
         window: a.window_opts(),
     };

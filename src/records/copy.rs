@@ -13,11 +13,14 @@
 use super::chunk_len;
 use super::input::source::{self, Source, SourceKind};
 use super::input::{Input, WindowOpts};
-use super::output::{MappedWriter, OutOpts, OutputFile, kernel_copy, rw_copy};
+use super::output::{MappedWriter, OutOpts, OutputFile, dir_of, kernel_copy, rw_copy};
+use super::pieces::check_name_max;
 use crate::error::{Error, Kind, Result};
 use std::fs::File;
 use std::io::Read;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How `copy` moves the bytes. `auto` on the command line is `Kernel`.
@@ -76,8 +79,41 @@ pub(crate) struct CopyReport {
     pub(crate) elapsed: Duration,
 }
 
+/// Refuse (exit 2) an output that is one of the inputs — the same file
+/// (device and inode) under its own name, through a symlink or a hard
+/// link: with `--force` the output would replace it.
+pub(crate) fn refuse_input_as_output(out: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let Ok(o) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    for i in inputs {
+        if let Ok(m) = std::fs::metadata(i)
+            && (m.dev(), m.ino()) == (o.dev(), o.ino())
+        {
+            return Err(Error::usage(format!(
+                "the output is the input {} (the same file): writing it would destroy the input",
+                i.display()
+            ))
+            .with_path(out)
+            .hint("write the output to another file"));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse an output name longer than its directory allows before anything
+/// is written (the rename at the end would fail).
+pub(crate) fn check_output_name(out: &Path) -> Result<()> {
+    match out.file_name() {
+        Some(n) => check_name_max(dir_of(out), &[("output name", n.as_bytes())]),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn run(o: &CopyOpts) -> Result<CopyReport> {
     let t0 = Instant::now();
+    refuse_input_as_output(&o.dst, std::slice::from_ref(&o.src))?;
+    check_output_name(&o.dst)?;
     let src = source::open(&o.src)?;
     let mode = src
         .file

@@ -153,6 +153,7 @@ fn one(
         write,
         force: false,
         sync: false,
+        no_manifest: false,
         layout: LayoutOpts::named(LayoutKind::Auto),
         window: WindowOpts::default(),
     })?;

@@ -12,8 +12,11 @@
 //! missing, reordered or left over from an earlier split are told apart.
 //! Writing it costs two small files per split, nothing per record.
 
+use super::output::OutOpts;
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Piece names: `PREFIX.NNNN.EXT` where PREFIX defaults to the input name
@@ -136,8 +139,42 @@ impl Namer {
                 ),
             ));
         }
-        Ok(())
+        let piece = self.file_name(0);
+        let tmp = super::output::temp::name_for(piece.as_ref());
+        let manifest = format!("{}.manifest", self.prefix);
+        check_name_max(
+            d,
+            &[
+                ("piece name", piece.as_bytes()),
+                ("temporary name", tmp.as_bytes()),
+                ("manifest name", manifest.as_bytes()),
+            ],
+        )
     }
+}
+
+/// Refuse, before anything is written, a name longer than a file name may
+/// be in `dir` (NAME_MAX, from pathconf; 255 when it says nothing): the
+/// rename at the end would fail after the whole output was written.
+pub(crate) fn check_name_max(dir: &Path, names: &[(&str, &[u8])]) -> Result<()> {
+    let pc = nix::unistd::pathconf(dir, nix::unistd::PathconfVar::NAME_MAX);
+    let limit = pc
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(255);
+    for (what, name) in names {
+        if name.len() > limit {
+            return Err(Error::usage(format!(
+                "the {what} {} would be {} bytes, more than the {limit} bytes a file name may have in this directory (NAME_MAX)",
+                String::from_utf8_lossy(name),
+                name.len()
+            ))
+            .with_path(dir)
+            .hint("choose a shorter name (split: --prefix P)"));
+        }
+    }
+    Ok(())
 }
 
 /// FNV-1a 64 of a record header.
@@ -174,54 +211,80 @@ const MAGIC: &str = "mmkit-split 1";
 /// piece (appended: a split of thousands of pieces costs one small write
 /// each), then `state complete`. A split that stops half-way leaves the
 /// list of its finished pieces and no `state complete`.
+///
+/// The manifest is an output of the split: it is created exclusively, with
+/// the input's permission bits, before any piece is written, and an
+/// existing one is replaced only with `--force`. Of two splits with the
+/// same prefix into one directory, only the one that created the manifest
+/// writes pieces. Names are escaped ([`escape`]): one entry, one line.
 pub(crate) struct ManifestLog {
-    /// None when the manifest's name would be longer than a file name may
-    /// be (pieces with names near 255 bytes): join then checks by content.
-    file: Option<std::fs::File>,
+    file: std::fs::File,
     path: PathBuf,
     sync: bool,
+    /// Pieces recorded so far.
+    recorded: u64,
+    /// Remove the manifest when dropped unfinished with no piece recorded
+    /// (created without `--force`: it replaced nothing).
+    tidy: bool,
 }
 
 impl ManifestLog {
-    /// Start the manifest at `path` (replacing an earlier one).
-    pub(crate) fn create(path: &Path, head: &Manifest, sync: bool) -> Result<ManifestLog> {
+    /// Claim the manifest at `path`: refused (exit 4, saying what the
+    /// existing one describes) when it exists and `out.force` is not set.
+    pub(crate) fn create(path: &Path, head: &Manifest, out: &OutOpts) -> Result<ManifestLog> {
         let mut text = String::new();
         let _ = writeln!(text, "{MAGIC}");
-        let _ = writeln!(text, "input {} {}", head.input_bytes, head.input);
-        let _ = writeln!(text, "layout {}", head.layout);
-        if path.file_name().is_some_and(|n| n.len() > 255) {
-            log::warn!(
-                "no manifest: {} would be a name longer than 255 bytes",
-                path.display()
-            );
-            return Ok(ManifestLog {
-                file: None,
-                path: path.to_path_buf(),
-                sync,
-            });
-        }
-        let tmp = path.with_file_name(format!(".mmkit-manifest-{}.tmp", std::process::id()));
-        let create = || -> std::io::Result<std::fs::File> {
-            let f = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut &f, text.as_bytes())?;
-            if sync {
-                f.sync_all()?;
+        let _ = writeln!(
+            text,
+            "input {} {}",
+            head.input_bytes,
+            escape(head.input.as_bytes())
+        );
+        let _ = writeln!(text, "layout {}", escape(head.layout.as_bytes()));
+        if out.force {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("cannot replace the manifest", e).with_path(path));
+                }
+                _ => {}
             }
-            std::fs::rename(&tmp, path)?;
-            std::fs::OpenOptions::new().append(true).open(path)
+        }
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(out.mode)
+            .open(path);
+        let file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::new(
+                    Kind::Exists,
+                    format!(
+                        "the manifest exists: {}; use --force to replace it",
+                        describe(path)
+                    ),
+                )
+                .with_path(path));
+            }
+            Err(e) => return Err(Error::io("cannot create the manifest", e).with_path(path)),
         };
-        let file = create().context("cannot write the manifest").path(path)?;
-        Ok(ManifestLog {
-            file: Some(file),
+        let mut log = ManifestLog {
+            file,
             path: path.to_path_buf(),
-            sync,
-        })
+            sync: out.sync,
+            recorded: 0,
+            tidy: !out.force,
+        };
+        if let Err(e) = log.line(&text) {
+            let _ = std::fs::remove_file(path);
+            log.tidy = false;
+            return Err(e);
+        }
+        Ok(log)
     }
 
     fn line(&mut self, text: &str) -> Result<()> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(());
-        };
+        let file = &mut self.file;
         let r = std::io::Write::write_all(file, text.as_bytes())
             .and_then(|_| if self.sync { file.sync_data() } else { Ok(()) });
         r.context("cannot write the manifest").path(&self.path)
@@ -229,21 +292,103 @@ impl ManifestLog {
 
     /// Record a piece that is in place.
     pub(crate) fn piece(&mut self, p: &Entry) -> Result<()> {
+        self.recorded += 1;
         self.line(&format!(
             "piece {} {} {:016x} {:016x} {}\n",
-            p.bytes, p.records, p.first, p.last, p.name
+            p.bytes,
+            p.records,
+            p.first,
+            p.last,
+            escape(p.name.as_bytes())
         ))
     }
 
     /// Record that a finished piece was deleted (`--ring`).
     pub(crate) fn dropped(&mut self, name: &str) -> Result<()> {
-        self.line(&format!("dropped {name}\n"))
+        self.line(&format!("dropped {}\n", escape(name.as_bytes())))
     }
 
     /// Mark the set complete.
     pub(crate) fn complete(mut self) -> Result<()> {
+        self.tidy = false;
         self.line("state complete\n")
     }
+}
+
+impl Drop for ManifestLog {
+    fn drop(&mut self) {
+        if self.tidy && self.recorded == 0 {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// What the manifest at `path` describes, for a message.
+fn describe(path: &Path) -> String {
+    match Manifest::read(path) {
+        Ok(Some(m)) => format!(
+            "{} split of {} ({}, {} piece(s){})",
+            if m.complete {
+                "a finished"
+            } else {
+                "an unfinished"
+            },
+            m.input,
+            m.layout,
+            m.pieces.len(),
+            m.pieces
+                .first()
+                .map_or(String::new(), |e| format!(", the first {}", e.name))
+        ),
+        _ => "not a manifest mmkit can read".into(),
+    }
+}
+
+/// A name as it stands in the manifest, on one line: `\\`, `\n`, `\t`,
+/// and `\xHH` for every other control byte and every byte that is not
+/// UTF-8.
+pub(crate) fn escape(name: &[u8]) -> String {
+    let mut s = String::with_capacity(name.len());
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '\n' => s.push_str("\\n"),
+                '\t' => s.push_str("\\t"),
+                c if c < ' ' || c == '\x7f' => {
+                    let _ = write!(s, "\\x{:02x}", c as u32);
+                }
+                c => s.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    s
+}
+
+/// The bytes [`escape`] wrote `s` for; None when an escape is malformed.
+pub(crate) fn unescape(s: &str) -> Option<Vec<u8>> {
+    let mut v = Vec::with_capacity(s.len());
+    let mut b = s.bytes();
+    while let Some(c) = b.next() {
+        if c != b'\\' {
+            v.push(c);
+            continue;
+        }
+        match b.next()? {
+            b'\\' => v.push(b'\\'),
+            b'n' => v.push(b'\n'),
+            b't' => v.push(b'\t'),
+            b'x' => {
+                let h = [b.next()?, b.next()?];
+                v.push(u8::from_str_radix(std::str::from_utf8(&h).ok()?, 16).ok()?);
+            }
+            _ => return None,
+        }
+    }
+    Some(v)
 }
 
 impl Manifest {
@@ -268,15 +413,23 @@ impl Manifest {
         let mut m = Manifest::default();
         for (i, l) in lines {
             let (key, rest) = l.split_once(' ').unwrap_or((l, ""));
+            let name = |s: &str| {
+                unescape(s)
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .ok_or_else(|| bad(i, "bad escape in a name"))
+            };
             match key {
                 "input" => {
-                    let (n, name) = rest.split_once(' ').ok_or_else(|| bad(i, "input"))?;
+                    let (n, input) = rest.split_once(' ').ok_or_else(|| bad(i, "input"))?;
                     m.input_bytes = n.parse().map_err(|_| bad(i, "input size"))?;
-                    m.input = name.to_string();
+                    m.input = name(input)?;
                 }
-                "layout" => m.layout = rest.to_string(),
+                "layout" => m.layout = name(rest)?,
                 "state" if rest == "complete" => m.complete = true,
-                "dropped" => m.pieces.retain(|p| p.name != rest),
+                "dropped" => {
+                    let gone = name(rest)?;
+                    m.pieces.retain(|p| p.name != gone);
+                }
                 "piece" => {
                     let f: Vec<&str> = rest.splitn(5, ' ').collect();
                     if f.len() != 5 {
@@ -290,7 +443,7 @@ impl Manifest {
                         records: num(f[1])?,
                         first: hex(f[2])?,
                         last: hex(f[3])?,
-                        name: f[4].to_string(),
+                        name: name(f[4])?,
                     });
                 }
                 _ => return Err(bad(i, "unknown key")),
@@ -402,7 +555,7 @@ mod tests {
     #[test]
     fn manifest_round_trip_and_lookup() {
         let mut m = Manifest {
-            input: "my cap.pcap".into(),
+            input: "my\ncap\\\t\x01.pcap".into(),
             input_bytes: 123,
             layout: "pcap (little-endian)".into(),
             complete: false,
@@ -417,7 +570,14 @@ mod tests {
         let d = std::env::temp_dir().join(format!("mmkit-manifest-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         let p = d.join("my cap.manifest");
-        let mut log = ManifestLog::create(&p, &m, false).unwrap();
+        let _ = std::fs::remove_file(&p);
+        let out = OutOpts {
+            force: false,
+            sync: false,
+            mode: 0o600,
+        };
+        let mut log = ManifestLog::create(&p, &m, &out).unwrap();
+        assert!(ManifestLog::create(&p, &m, &out).is_err(), "claimed twice");
         log.piece(&m.pieces[0]).unwrap();
         assert_eq!(Manifest::read(&p).unwrap().as_ref(), Some(&m), "incomplete");
         log.complete().unwrap();
@@ -436,6 +596,12 @@ mod tests {
         );
         assert_eq!(manifest_for(Path::new("/x/renamed.pcap")), None);
         assert_ne!(fingerprint(b"ab"), fingerprint(b"ba"));
+        assert_eq!(escape(b"a\\b\nc\td\x7f\xff"), "a\\\\b\\nc\\td\\x7f\\xff");
+        assert_eq!(
+            unescape("a\\\\b\\nc\\td\\x7f\\xff").unwrap(),
+            b"a\\b\nc\td\x7f\xff"
+        );
+        assert_eq!(unescape("bad\\q"), None);
         let _ = std::fs::remove_dir_all(&d);
     }
 }

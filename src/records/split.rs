@@ -225,7 +225,7 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
         None
     } else {
         namer.prepare(o.force)?;
-        Some(ManifestLog::create(&namer.manifest(), &head, o.sync)?)
+        Some(ManifestLog::create(&namer.manifest(), &head, &out)?)
     };
     log::debug!("{}: layout {}", o.input.display(), head.layout);
 

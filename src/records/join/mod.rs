@@ -8,6 +8,7 @@
 mod pcapng;
 mod set;
 
+use super::copy::{check_output_name, refuse_input_as_output};
 use super::input::{Input, WindowOpts};
 use super::layout::{Layout, LayoutOpts};
 use super::output::{MappedWriter, OutOpts, OutputFile, WriteMode, check_absent, kernel_copy};
@@ -24,6 +25,8 @@ pub(crate) struct JoinOpts {
     pub(crate) write: WriteMode,
     pub(crate) force: bool,
     pub(crate) sync: bool,
+    /// Do not read the manifest beside the pieces: check them by content.
+    pub(crate) no_manifest: bool,
     pub(crate) layout: LayoutOpts,
     pub(crate) window: WindowOpts,
 }
@@ -107,6 +110,8 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     if paths.is_empty() {
         return Err(Error::usage("join needs at least one piece"));
     }
+    refuse_input_as_output(&o.output, &o.pieces)?;
+    check_output_name(&o.output)?;
     check_absent(&o.output, o.force)?;
     let first = Input::open(&paths[0], &wopts(o))?;
     if super::pcapng::wanted(&first, &o.layout)? {
@@ -144,7 +149,7 @@ pub(crate) fn run(o: &JoinOpts) -> Result<JoinReport> {
     let Some((layout, header)) = first else {
         return Err(Error::usage("join needs at least one piece"));
     };
-    let pieces = set::order(scanned, Some(&layout))?;
+    let pieces = set::order(scanned, Some(&layout), !o.no_manifest)?;
     let hdr = header.len() as u64;
     let records = pieces.iter().map(|p| p.records).sum();
     let skips = vec![hdr; pieces.len()];

@@ -64,7 +64,7 @@ pub(super) fn run(o: &JoinOpts, paths: &[PathBuf]) -> Result<JoinReport> {
     for (i, p) in paths.iter().enumerate() {
         scanned.push(scan(o, i, p, max)?);
     }
-    let pieces = set::order(scanned, None)?;
+    let pieces = set::order(scanned, None, !o.no_manifest)?;
     let drops = prefixes(o, &pieces, max)?;
     let records = pieces.iter().map(|p| p.records).sum();
     let total = super::write_out(o, &pieces, &[], &drops)?;

@@ -1,7 +1,8 @@
 //! Does a list of pieces make one whole, in order? With the manifest split
 //! wrote beside them: exactly its pieces, each matching its entry, in its
-//! order (put in order when given otherwise). Without it (pieces renamed or
-//! copied elsewhere): no piece twice, and — where the layout numbers or
+//! order (put in order when given otherwise); a manifest there that lists
+//! none of them is refused. Without it (pieces renamed or copied elsewhere,
+//! or `--no-manifest`): no piece twice, and — where the layout numbers or
 //! timestamps its records — each piece continuing where the previous one
 //! ended.
 
@@ -14,8 +15,14 @@ use std::path::Path;
 /// Put `pieces` in the order they must be joined in, or refuse.
 /// `layout` is `None` for pcapng, whose pieces are checked by the manifest,
 /// for duplicates, and then by the section prefix each piece repeats.
-pub(super) fn order(pieces: Vec<Scanned>, layout: Option<&Layout>) -> Result<Vec<Scanned>> {
-    if let Some(found) = find_manifest(&pieces)? {
+/// `manifest` false (`--no-manifest`): the manifest beside the pieces is
+/// not read, the pieces are checked by their content only.
+pub(super) fn order(
+    pieces: Vec<Scanned>,
+    layout: Option<&Layout>,
+    manifest: bool,
+) -> Result<Vec<Scanned>> {
+    if manifest && let Some(found) = find_manifest(&pieces)? {
         return by_manifest(pieces, &found.0, &found.1);
     }
     refuse_duplicates(&pieces)?;
@@ -25,7 +32,9 @@ pub(super) fn order(pieces: Vec<Scanned>, layout: Option<&Layout>) -> Result<Vec
     }
 }
 
-/// The manifest beside the first piece, if it lists any of the pieces.
+/// The manifest beside the first piece. One that lists none of the pieces
+/// (another split with their prefix replaced it, or they were renamed)
+/// cannot vouch for them: refused, saying what it describes.
 fn find_manifest(pieces: &[Scanned]) -> Result<Option<(std::path::PathBuf, Manifest)>> {
     let Some(path) = pieces.first().and_then(|p| manifest_for(&p.path)) else {
         return Ok(None);
@@ -40,11 +49,17 @@ fn find_manifest(pieces: &[Scanned]) -> Result<Option<(std::path::PathBuf, Manif
             .iter()
             .any(|p| m.pieces.iter().any(|e| e.name == name(&p.path)))
     {
-        log::warn!(
-            "{} lists none of these pieces; checking them by their content only",
-            path.display()
-        );
-        return Ok(None);
+        return Err(Error::malformed(format!(
+            "{} lists none of these pieces: it describes a split of {} ({} piece(s){}); these pieces come from another split with the same prefix",
+            path.display(),
+            m.input,
+            m.pieces.len(),
+            m.pieces
+                .first()
+                .map_or(String::new(), |e| format!(", the first {}", e.name))
+        ))
+        .with_path(&pieces[0].path)
+        .hint("--no-manifest ignores the manifest and checks the pieces by their content only"));
     }
     Ok(Some((path, m)))
 }

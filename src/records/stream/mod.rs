@@ -290,7 +290,12 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         complete: false,
         pieces: Vec::new(),
     };
-    let manifest = ManifestLog::create(&namer.manifest(), &head, o.sync)?;
+    let claim = OutOpts {
+        force: o.force,
+        sync: o.sync,
+        mode,
+    };
+    let manifest = ManifestLog::create(&namer.manifest(), &head, &claim)?;
     let out = OutOpts {
         force: o.force,
         sync: o.sync,
