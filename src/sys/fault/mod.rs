@@ -22,7 +22,7 @@
 //!   itself (`send_sig(SIGPIPE, current, 0)`: `si_code` SI_USER and `si_pid`
 //!   our own pid): the handler returns, the write fails with `EPIPE`, and a
 //!   closed stdout is a `BrokenPipe` error that `main` ends quietly
-//!   (`mmkit md … | head`), as when SIGPIPE was ignored. Any other `si_pid`
+//!   (`mmkit md … | head`). Any other `si_pid`
 //!   is a `kill -PIPE` from another process (0: from another pid
 //!   namespace): a terminating signal like SIGTERM (exit 141). Ignoring it
 //!   would drop the user-sent one too — an ignored signal is discarded
