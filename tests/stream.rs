@@ -375,7 +375,7 @@ fn a_fifo_streams_too() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
-        join_bytes(&t, &pieces_ext(Path::new(&d), ".fifo")),
+        join_bytes(&t, &pieces_ext(Path::new(&d), ".pcap")),
         std::fs::read(&f).unwrap()
     );
 }

@@ -55,7 +55,7 @@ use std::io::Write;
     error_code(11, "wait: timeout, the condition did not hold in time"),
     error_code(
         130,
-        "interrupted (128 + the signal: 129 SIGHUP, 130 SIGINT, 143 SIGTERM, ...); unfinished output removed"
+        "interrupted (128 + the signal: 129 SIGHUP, 130 SIGINT, 141 SIGPIPE sent with kill, 143 SIGTERM, ...); unfinished output removed"
     )
 )]
 struct TopLevel {

@@ -8,9 +8,12 @@
 //! and when the disk is slower than the input, the writer waits and the
 //! pipe pushes back. Pieces also close after `--records N`, at the first
 //! record after `--seconds N` or when the stream idles that long; `--ring N`
-//! keeps the newest N; `--exec CMD` runs on each. SIGINT, SIGTERM and SIGHUP
-//! finish the current piece at its last whole record and rename it into
-//! place: these records exist nowhere else.
+//! keeps the newest N; `--exec CMD` runs on each. SIGINT, SIGTERM, SIGHUP
+//! and a SIGPIPE sent with `kill` finish the current piece at its last
+//! whole record and rename it into place: these records exist nowhere
+//! else. SIGUSR1 prints the running counts and the split carries on
+//! ([`status`]). Pieces end in `.pcap`, `.pcapng` or `.dat`, after the
+//! layout of the stream (a FIFO or a pipe has no name to take it from).
 //!
 //! A pcapng stream is framed block by block in [`pcapng`]: its pieces
 //! begin with the section prefix, as a pcapng file's split pieces do.
@@ -20,6 +23,7 @@ mod pcapng;
 mod piece;
 mod sink;
 mod source;
+mod status;
 
 use super::layout::{Layout, LayoutKind, LayoutOpts};
 use super::output::{OutOpts, WriteMode};
@@ -30,8 +34,9 @@ pub(crate) use exec::words as exec_words;
 use sink::Sink;
 pub(crate) use sink::{Done, Rotation};
 use source::{Event, Source};
+use status::{Counts, Status};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -85,29 +90,94 @@ pub(crate) fn is_stream(input: &std::path::Path) -> bool {
     })
 }
 
-fn open_input(o: &StreamOpts) -> Result<(File, String)> {
+/// The input's name in the manifest and the status line.
+fn input_name(o: &StreamOpts) -> String {
+    if o.input.as_os_str() == "-" {
+        return "stdin".into();
+    }
+    o.input
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `--follow` takes a regular file that grows: a pipe, a device or a
+/// socket has no length to follow (a pipe's "length" is 0 however much
+/// flows through it, /dev/null's never grows).
+fn check_followable(m: &std::fs::Metadata, what: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    let kind = match () {
+        _ if t.is_file() => return Ok(()),
+        _ if t.is_fifo() => "a pipe (FIFO)",
+        _ if t.is_char_device() => "a character device",
+        _ if t.is_block_device() => "a block device",
+        _ if t.is_socket() => "a socket",
+        _ if t.is_dir() => "a directory",
+        _ => "not a regular file",
+    };
+    Err(Error::usage(format!(
+        "{} is {kind}: --follow follows a regular file as another process appends to it; \
+         read a pipe or a device as a stream, without --follow (`mmkit split - …` for \
+         standard input, `mmkit split FIFO …` for a named pipe)",
+        what.display()
+    )))
+}
+
+fn open_input(o: &StreamOpts, status: &mut Status) -> Result<File> {
     if o.input.as_os_str() == "-" {
         let fd = std::io::stdin()
             .as_fd_owned()
             .context("cannot use standard input")?;
-        return Ok((File::from(fd), "stdin".into()));
+        let f = File::from(fd);
+        if o.follow {
+            let m = f.metadata().context("cannot stat standard input")?;
+            check_followable(&m, std::path::Path::new("standard input"))?;
+        }
+        return Ok(f);
     }
-    if !o.follow {
-        log::info!(
-            "{}: waiting for a writer to open the FIFO",
-            o.input.display()
-        );
-    }
-    let f = File::open(&o.input)
+    let m = std::fs::metadata(&o.input)
         .context("cannot open input")
         .map_err(|e| e.with_path(&o.input))?;
-    let name = o
-        .input
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    Ok((f, name))
+    if o.follow {
+        check_followable(&m, &o.input)?;
+    }
+    use std::os::unix::fs::FileTypeExt;
+    if !m.file_type().is_fifo() {
+        return File::open(&o.input)
+            .context("cannot open input")
+            .map_err(|e| e.with_path(&o.input));
+    }
+    log::info!(
+        "{}: waiting for a writer to open the FIFO",
+        o.input.display()
+    );
+    // open(2) waits for the writer; SIGUSR1 interrupts it (EINTR) to
+    // have the counts printed.
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC;
+    loop {
+        match nix::fcntl::open(&o.input, flags, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => return Ok(File::from(fd)),
+            Err(nix::errno::Errno::EINTR) => {
+                if crate::sys::fault::status_asked() {
+                    status.report(true);
+                }
+            }
+            Err(e) => return Err(Error::errno("cannot open input", e).with_path(&o.input)),
+        }
+    }
+}
+
+/// The write end of the wake pipe, known to the signal handlers while it
+/// lives: they forget it before it is closed (its number may be reused).
+struct Wake(OwnedFd);
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        crate::sys::fault::graceful(-1);
+        crate::sys::fault::status_on_usr1(-1);
+    }
 }
 
 /// `as_fd().try_clone_to_owned()` for stdin, named for readability.
@@ -130,6 +200,7 @@ struct Walk {
     end: usize,
     /// Stream offset of `buf[at]`.
     offset: u64,
+    status: Status,
 }
 
 impl Walk {
@@ -160,10 +231,27 @@ impl Walk {
             self.end = to + k;
         }
         let ev = src.read(&mut self.buf[self.end..], deadline)?;
-        if let Event::Data(n) = ev {
-            self.end += n;
+        match ev {
+            Event::Data(0) => self.status.ask(),
+            Event::Data(n) => self.end += n,
+            _ => {}
         }
         Ok(ev)
+    }
+
+    /// Before a wait for input: the counts, when SIGUSR1 asked for them or
+    /// the status line is due.
+    fn show(&mut self, sink: &Sink) {
+        if self.status.due() {
+            let (pieces, records, dropped) = sink.counts();
+            let bytes = self.offset + self.avail().len() as u64;
+            self.status.show(Counts {
+                pieces,
+                records,
+                bytes,
+                dropped,
+            });
+        }
     }
 }
 
@@ -177,6 +265,7 @@ fn fill_to(w: &mut Walk, src: &mut Source, need: usize) -> Result<bool> {
         w.buf.resize(need + ALIGN, 0);
     }
     while w.avail().len() < need {
+        w.status.answer(w.offset + w.avail().len() as u64);
         match w.fill(src, None)? {
             Event::Data(_) => {}
             Event::Stop(sig) => {
@@ -206,6 +295,8 @@ impl Framing {
             Framing::Pcapng(..) => "pcapng".into(),
         }
     }
+    /// The pieces' extension (README: "EXT `.pcap`, `.pcapng` or `.dat`
+    /// from the layout").
     fn ext(&self) -> &'static str {
         match self {
             Framing::Records(l) if l.name == "pcap" => ".pcap",
@@ -246,19 +337,28 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     if let Some(p) = &o.prefix {
         check_prefix(p)?;
     }
-    let (file, name) = open_input(o)?;
+    // Non-blocking: the handlers never wait on it; the reader drains it.
+    let (wake_r, wake_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .context("cannot create the wake pipe")?;
+    let wake_w = Wake(wake_w);
+    // From here on SIGUSR1 asks for the counts, also while a FIFO waits
+    // for its writer.
+    crate::sys::fault::status_on_usr1(wake_w.0.as_raw_fd());
+    let name = input_name(o);
+    let mut status = Status::new(&name);
+    let file = open_input(o, &mut status)?;
     let mode = file
         .metadata()
         .map(|m| OutOpts::mode_of(&m))
         .unwrap_or(0o600);
-    let (wake_r, wake_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create the wake pipe")?;
     let mut src = Source::new(file, o.input.clone(), o.follow, o.idle, wake_r, o.map);
     let mut w = Walk {
         buf: vec![0u8; BUF],
         at: 0,
         end: 0,
         offset: 0,
+        status,
     };
     let (framing, header) = read_header(&mut w, &mut src, &o.layout)?;
     let hdr = header.len() as u64;
@@ -268,18 +368,15 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
             o.rotation.size
         )));
     }
-    let (prefix, ext) = if o.input.as_os_str() == "-" {
-        (
-            o.prefix.clone().unwrap_or_else(|| "stdin".into()),
-            framing.ext().to_string(),
-        )
+    let prefix = if o.input.as_os_str() == "-" {
+        o.prefix.clone().unwrap_or_else(|| "stdin".into())
     } else {
-        name_parts(&o.input, o.prefix.as_deref())
+        name_parts(&o.input, o.prefix.as_deref()).0
     };
     let namer = Namer {
         dir: o.out_dir.clone(),
         prefix,
-        ext,
+        ext: framing.ext().to_string(),
         width: STREAM_WIDTH,
     };
     namer.prepare(o.force)?;
@@ -312,7 +409,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         manifest,
     );
     // From here on a terminating signal finishes the current piece.
-    crate::sys::fault::graceful(wake_w.as_raw_fd());
+    crate::sys::fault::graceful(wake_w.0.as_raw_fd());
     let describe = framing.describe();
     let r = match framing {
         Framing::Records(layout) => pump(&mut w, &mut src, &mut sink, &layout),
@@ -322,6 +419,7 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         Ok(sig) => (sig, None),
         Err(e) => (None, Some(e)),
     };
+    w.status.clear();
     let done = sink.finish(failure.as_ref().map(|e| e.kind));
     drop(wake_w);
     if let Some(e) = failure {
@@ -402,6 +500,7 @@ fn pump(w: &mut Walk, src: &mut Source, sink: &mut Sink, layout: &Layout) -> Res
             return Err(e);
         }
         sink.tick()?;
+        w.show(sink);
         let mid_record = body > 0 || !w.avail().is_empty();
         let deadline = if mid_record { None } else { sink.deadline() };
         match w.fill(src, deadline)? {

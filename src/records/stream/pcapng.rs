@@ -187,6 +187,7 @@ pub(super) fn pump(
             };
         }
         sink.tick()?;
+        w.show(sink);
         let mid_block = !b.is_empty() || !matches!(state, State::Header);
         let deadline = if mid_block { None } else { sink.deadline() };
         match w.fill(src, deadline)? {

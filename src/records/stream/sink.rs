@@ -82,6 +82,20 @@ impl Sink {
         (o.blocks > 0).then(|| o.opened + std::time::Duration::from_secs(secs))
     }
 
+    /// Pieces begun, the records in them, and finished pieces `--ring`
+    /// removed: what a status line shows.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        let open = self.open.as_ref();
+        let records: u64 = self.done.iter().map(|d| d.records).sum();
+        let pieces = self.done.len() + usize::from(open.is_some());
+        let dropped = self.done.len().saturating_sub(self.kept.len());
+        (
+            pieces as u64,
+            records + open.map_or(0, |o| o.records),
+            dropped as u64,
+        )
+    }
+
     /// A record of `len` bytes (header included) begins with `rec_header`;
     /// `unwritten` holds the bytes of the records before it that the caller
     /// has not yet passed to [`Sink::write`] (it writes runs of records

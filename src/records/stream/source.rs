@@ -15,6 +15,13 @@
 //! page the truncation cut) are never handed out. What is handed out was in
 //! the file when it was copied — as with read(2) — and a file shorter than
 //! it ever was is an error (exit 6) once the records before are safe.
+//!
+//! A followed file that is renamed over or removed (a recorder rotating
+//! its own file) is noticed at the end of what it holds: its path names
+//! another file, or no file, or the open file has no link left. What the
+//! old file still holds is read, then the stream ends (exit 0). The new
+//! file is not followed: it begins with its own file header (pcapng: its
+//! own section), which cannot continue the pieces of the old one.
 
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::sys::fault::{self, Role};
@@ -24,14 +31,15 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What one wait for data gave.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Event {
-    /// `n` bytes were read into the buffer.
+    /// `n` bytes were read into the buffer (0: none; SIGUSR1 asked for
+    /// the counts, see [`fault::status_asked`]).
     Data(usize),
     /// The writer closed the stream (or a followed file stopped growing
     /// for `--idle`).
@@ -63,6 +71,13 @@ pub(super) struct Source {
     window: Option<Window>,
     /// The largest length the followed file was seen to have.
     seen: u64,
+    /// Device and inode of the followed file, and its link count at the
+    /// last look.
+    id: (u64, u64),
+    nlink: u64,
+    /// The followed file was found renamed over or removed: what it
+    /// still holds is read, then the stream ends.
+    gone: Option<&'static str>,
     /// Runs between the `fstat` that sizes a copy and the copy (tests:
     /// a truncation in that gap).
     #[cfg(test)]
@@ -96,7 +111,10 @@ impl Source {
         let watch = follow
             .then(|| {
                 let i = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
-                let flags = AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE;
+                // IN_ATTRIB: the link count changed (renamed over, removed).
+                let flags = AddWatchFlags::IN_MODIFY
+                    | AddWatchFlags::IN_CLOSE_WRITE
+                    | AddWatchFlags::IN_ATTRIB;
                 i.add_watch(&path, flags).ok()?;
                 Some(i)
             })
@@ -115,6 +133,9 @@ impl Source {
                 }
             );
         }
+        let (id, nlink) = file
+            .metadata()
+            .map_or(((0, 0), 1), |m| ((m.dev(), m.ino()), m.nlink()));
         Source {
             file,
             path,
@@ -128,6 +149,9 @@ impl Source {
             map,
             window: None,
             seen: 0,
+            id,
+            nlink,
+            gone: None,
             #[cfg(test)]
             before_copy: None,
         }
@@ -152,13 +176,34 @@ impl Source {
         Ok(len)
     }
 
-    fn stat_len(&self) -> Result<u64> {
-        Ok(self
+    fn stat_len(&mut self) -> Result<u64> {
+        let m = self
             .file
             .metadata()
             .context("cannot stat the followed file")
-            .path(&self.path)?
-            .len())
+            .path(&self.path)?;
+        self.nlink = m.nlink();
+        Ok(m.len())
+    }
+
+    /// Was the followed file renamed over or removed? One stat(2) of its
+    /// path, at the end of what it holds (the link count is from the last
+    /// `fstat`).
+    fn replaced(&self) -> Option<&'static str> {
+        if self.path.as_os_str() != "-" {
+            match std::fs::metadata(&self.path) {
+                Ok(m) if (m.dev(), m.ino()) != self.id => return Some("replaced"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("removed"),
+                _ => {}
+            }
+        }
+        (self.nlink == 0).then_some("removed")
+    }
+
+    /// Empty the wake pipe (it is non-blocking).
+    fn drain_wake(&self) {
+        let mut b = [0u8; 64];
+        while nix::unistd::read(&self.wake, &mut b).is_ok_and(|n| n > 0) {}
     }
 
     /// The followed file's bytes at the current offset, into `buf`: how
@@ -252,6 +297,10 @@ impl Source {
             if let Some(sig) = crate::sys::fault::stop_requested() {
                 return Ok(Event::Stop(sig));
             }
+            if fault::status_asked() {
+                self.drain_wake();
+                return Ok(Event::Data(0));
+            }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(Event::Timeout);
@@ -282,7 +331,22 @@ impl Source {
                 return Ok(Event::End);
             }
             // A followed file at its end (take_follow checked that it did
-            // not shrink): has it idled out, or will it grow?
+            // not shrink). Renamed over or removed: read what it still
+            // holds (a last append may have come after the look that found
+            // it at its end), then stop.
+            if let Some(how) = self.gone {
+                let name = match self.path.as_os_str() == "-" {
+                    true => "standard input".into(),
+                    false => self.path.display().to_string(),
+                };
+                log::info!("{name} was {how}; stopped after draining it");
+                return Ok(Event::End);
+            }
+            if let Some(how) = self.replaced() {
+                self.gone = Some(how);
+                continue;
+            }
+            // Has it idled out, or will it grow?
             if self.idle.is_some_and(|i| self.last_data.elapsed() >= i) {
                 return Ok(Event::End);
             }

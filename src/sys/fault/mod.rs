@@ -11,12 +11,22 @@
 //!   (its writer may truncate it at any time). A SIGBUS sent by another
 //!   process (`kill -BUS`, `si_code` ≤ 0) is a termination signal.
 //! * **Every catchable terminating signal** (SIGHUP — the serial console went
-//!   away —, SIGINT, SIGQUIT, SIGTERM, SIGUSR1/2, SIGALRM, …) removes the
-//!   unfinished outputs and exits with 128 + the signal number.
+//!   away —, SIGINT, SIGQUIT, SIGTERM, SIGUSR1/2, SIGALRM, SIGPIPE sent by
+//!   another process, …) removes the unfinished outputs and exits with
+//!   128 + the signal number. A stream split ([`status_on_usr1`]) takes
+//!   SIGUSR1 as a request for its running counts instead, as tcpdump does.
 //! * SIGXFSZ is ignored, so exceeding RLIMIT_FSIZE is an `EFBIG` error that
-//!   is reported (and cleaned up) like a full disk. SIGPIPE stays ignored (as
-//!   the Rust runtime sets it): a closed stdout is a `BrokenPipe` error that
-//!   `main` ends quietly.
+//!   is reported (and cleaned up) like a full disk.
+//! * **SIGPIPE** has two senders, told apart by `si_pid`. A write to a pipe
+//!   or socket whose reader is gone makes the kernel send it to the writer
+//!   itself (`send_sig(SIGPIPE, current, 0)`: `si_code` SI_USER and `si_pid`
+//!   our own pid): the handler returns, the write fails with `EPIPE`, and a
+//!   closed stdout is a `BrokenPipe` error that `main` ends quietly
+//!   (`mmkit md … | head`). Any other `si_pid`
+//!   is a `kill -PIPE` from another process (0: from another pid
+//!   namespace): a terminating signal like SIGTERM (exit 141). Ignoring it
+//!   would drop the user-sent one too — an ignored signal is discarded
+//!   before any handler could look at its sender.
 //!
 //! ## The registry and the threading model
 //! The handlers read two registries: mapped regions ([`RegionGuard`]) and
@@ -48,7 +58,7 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 use registry::{LABEL, find_region};
 use std::os::fd::RawFd;
 use std::sync::Once;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// What a guarded address range is; decides the SIGBUS message and exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +108,7 @@ const TERMINATING: &[Signal] = &[
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGALRM,
+    Signal::SIGPIPE,
     Signal::SIGVTALRM,
     Signal::SIGPROF,
     Signal::SIGXCPU,
@@ -348,7 +359,49 @@ pub(crate) fn stop_requested() -> Option<i32> {
     }
 }
 
-extern "C" fn on_terminate(sig: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+/// Status mode (stream split): SIGUSR1 sets `ASKED` and writes a byte to
+/// `STATUS_WAKE` (a non-blocking pipe; -1: none) instead of ending the
+/// process.
+static STATUS_ON: AtomicBool = AtomicBool::new(false);
+static ASKED: AtomicBool = AtomicBool::new(false);
+static STATUS_WAKE: AtomicI32 = AtomicI32::new(-1);
+
+/// From now on SIGUSR1 asks for the running counts (see [`status_asked`])
+/// and, when `wake_fd` ≥ 0, writes a byte to it (the write end of a
+/// non-blocking pipe the reader polls). `-1` before that descriptor is
+/// closed: SIGUSR1 is then only noted.
+pub(crate) fn status_on_usr1(wake_fd: RawFd) {
+    STATUS_WAKE.store(wake_fd, Ordering::SeqCst);
+    STATUS_ON.store(true, Ordering::SeqCst);
+}
+
+/// Did SIGUSR1 ask for the counts since the last call?
+pub(crate) fn status_asked() -> bool {
+    ASKED.swap(false, Ordering::SeqCst)
+}
+
+extern "C" fn on_terminate(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    if sig == libc::SIGPIPE {
+        // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO
+        // handler; getpid is async-signal-safe.
+        let (from, me) = unsafe { ((*info).si_pid(), libc::getpid()) };
+        if from == me {
+            // EPIPE from our own write: the write reports it.
+            return;
+        }
+    }
+    if sig == libc::SIGUSR1 && STATUS_ON.load(Ordering::SeqCst) {
+        ASKED.store(true, Ordering::SeqCst);
+        let fd = STATUS_WAKE.load(Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: write(2) of one byte to a non-blocking pipe; a full
+            // pipe already holds a wake-up.
+            unsafe {
+                libc::write(fd, [1u8].as_ptr().cast(), 1);
+            }
+        }
+        return;
+    }
     let wake = WAKE.load(Ordering::SeqCst);
     if wake >= 0
         && STOP
