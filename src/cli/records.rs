@@ -172,6 +172,15 @@ with_layout_flags! {
         /// streams: keep only the newest N finished pieces (numbers keep growing)
         #[argh(option, from_str_fn(num_arg))]
         pub ring: Option<u64>,
+        /// streams: keep the finished pieces' files (what --exec left of them) within SIZE bytes, the newest always kept
+        #[argh(option, from_str_fn(size_arg))]
+        pub ring_bytes: Option<u64>,
+        /// streams: when a piece is finished, remove the oldest while the filesystem has less than SIZE free, the newest always kept
+        #[argh(option, from_str_fn(size_arg))]
+        pub keep_free: Option<u64>,
+        /// streams: print each finished piece's path on stdout, one a line, as it is renamed into place (the report goes to stderr)
+        #[argh(switch)]
+        pub print_names: bool,
         /// streams: run CMD on each finished piece, one at a time ({} or the last argument is its path; no shell unless CMD is sh -c '...')
         #[argh(option)]
         pub exec: Option<String>,
@@ -344,9 +353,14 @@ pub(super) struct DemoArgs {
 }
 
 pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
-    if a.records == Some(0) || a.ring == Some(0) || a.seconds == Some(0) || a.idle == Some(0) {
+    if a.records == Some(0)
+        || a.ring == Some(0)
+        || a.seconds == Some(0)
+        || a.idle == Some(0)
+        || a.ring_bytes == Some(0)
+    {
         return Err(Error::usage(
-            "--records, --seconds, --ring and --idle take a number above 0",
+            "--records, --seconds, --ring, --ring-bytes and --idle take a number above 0",
         ));
     }
     if a.follow || stream::is_stream(&a.input) {
@@ -356,6 +370,9 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         ("--seconds", a.seconds.is_some()),
         ("--ring", a.ring.is_some()),
         ("--exec", a.exec.is_some()),
+        ("--ring-bytes", a.ring_bytes.is_some()),
+        ("--keep-free", a.keep_free.is_some()),
+        ("--print-names", a.print_names),
         ("--idle", a.idle.is_some()),
     ];
     if let Some((flag, _)) = stream_only.iter().find(|(_, on)| *on) {

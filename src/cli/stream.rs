@@ -36,7 +36,12 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
             records: a.records,
             seconds: a.seconds,
         },
-        ring: a.ring.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        ring: stream::Bounds {
+            pieces: a.ring,
+            bytes: a.ring_bytes,
+            keep_free: a.keep_free,
+        },
+        print_names: a.print_names,
         exec,
         write: a.write,
         force: a.force,
@@ -44,6 +49,9 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         layout: a.layout_opts(),
     };
     let r = stream::run(&opts)?;
+    // --print-names: stdout carries the names only.
+    let mut err = std::io::stderr();
+    let out: &mut dyn Write = if a.print_names { &mut err } else { out };
     if log::log_enabled!(log::Level::Debug) {
         for p in &r.pieces {
             writeln!(

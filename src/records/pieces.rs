@@ -218,6 +218,30 @@ impl ManifestLog {
         })
     }
 
+    /// Continue the manifest at `path` (a ring restarted on its
+    /// directory): the new run's head is appended after the earlier run's
+    /// lines, which stay; a missing or foreign file is created anew.
+    pub(crate) fn resume(path: &Path, head: &Manifest, sync: bool) -> Result<ManifestLog> {
+        if !matches!(Manifest::read(path), Ok(Some(_))) {
+            return ManifestLog::create(path, head, sync);
+        }
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .context("cannot write the manifest")
+            .path(path)?;
+        let mut log = ManifestLog {
+            file: Some(file),
+            path: path.to_path_buf(),
+            sync,
+        };
+        log.line(&format!(
+            "input {} {}\nlayout {}\n",
+            head.input_bytes, head.input, head.layout
+        ))?;
+        Ok(log)
+    }
+
     fn line(&mut self, text: &str) -> Result<()> {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
@@ -273,6 +297,8 @@ impl Manifest {
                     let (n, name) = rest.split_once(' ').ok_or_else(|| bad(i, "input"))?;
                     m.input_bytes = n.parse().map_err(|_| bad(i, "input size"))?;
                     m.input = name.to_string();
+                    // A later run (a restarted ring) begins here.
+                    m.complete = false;
                 }
                 "layout" => m.layout = rest.to_string(),
                 "state" if rest == "complete" => m.complete = true,

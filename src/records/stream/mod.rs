@@ -17,6 +17,7 @@
 
 mod exec;
 mod pcapng;
+mod ring;
 mod sink;
 mod source;
 
@@ -26,6 +27,7 @@ use super::pieces::{Manifest, ManifestLog, Namer, check_prefix, name_parts};
 use crate::error::{Context, Error, Kind, Result};
 use exec::Exec;
 pub(crate) use exec::words as exec_words;
+pub(crate) use ring::Bounds;
 use sink::Sink;
 pub(crate) use sink::{Done, Rotation};
 use source::{Event, Source};
@@ -44,7 +46,8 @@ pub(crate) struct StreamOpts {
     pub(crate) out_dir: PathBuf,
     pub(crate) prefix: Option<String>,
     pub(crate) rotation: Rotation,
-    pub(crate) ring: Option<usize>,
+    pub(crate) ring: Bounds,
+    pub(crate) print_names: bool,
     pub(crate) exec: Vec<String>,
     pub(crate) write: WriteMode,
     pub(crate) force: bool,
@@ -281,7 +284,15 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         ext,
         width: STREAM_WIDTH,
     };
-    namer.prepare(o.force)?;
+    // A ring continues the pieces and the manifest already in its
+    // directory (they count in it).
+    let first = if o.ring.any() {
+        namer.prepare(true)?;
+        ring::next_number(&namer)
+    } else {
+        namer.prepare(o.force)?;
+        0
+    };
     let head = Manifest {
         input: name,
         input_bytes: 0,
@@ -289,12 +300,17 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         complete: false,
         pieces: Vec::new(),
     };
-    let manifest = ManifestLog::create(&namer.manifest(), &head, o.sync)?;
+    let manifest = if first > 0 {
+        ManifestLog::resume(&namer.manifest(), &head, o.sync)?
+    } else {
+        ManifestLog::create(&namer.manifest(), &head, o.sync)?
+    };
     let out = OutOpts {
         force: o.force,
         sync: o.sync,
         mode,
     };
+    let ring_namer = namer.clone();
     let mut sink = Sink::new(
         namer,
         out,
@@ -305,6 +321,8 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         Exec::new(o.exec.clone()),
         manifest,
     );
+    sink.next = first;
+    sink.print_names = o.print_names;
     // From here on a terminating signal finishes the current piece.
     crate::sys::fault::graceful(wake_w.as_raw_fd());
     let describe = framing.describe();
@@ -321,7 +339,11 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     if let Some(e) = failure {
         return Err(e);
     }
-    let kept = done.iter().filter(|d| d.path.exists()).count();
+    let kept = if o.ring.any() {
+        ring::kept(&ring_namer, first)
+    } else {
+        done.iter().filter(|d| d.path.exists()).count()
+    };
     Ok(StreamReport {
         layout: describe,
         bytes: w.offset,

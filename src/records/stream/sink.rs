@@ -5,10 +5,10 @@
 //! `--exec CMD` run on each finished piece, one at a time.
 
 use super::exec::Exec;
-use crate::error::{Context, Error, Kind, Result, ResultExt};
+use super::ring::{self, Bounds};
+use crate::error::{Error, Kind, Result};
 use crate::records::output::{MappedWriter, OutOpts, OutputFile, WriteMode};
 use crate::records::pieces::{Entry, ManifestLog, Namer, fingerprint};
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -73,13 +73,14 @@ pub(crate) struct Sink {
     write: WriteMode,
     header: Vec<u8>,
     pub(crate) rotation: Rotation,
-    ring: Option<usize>,
+    ring: Bounds,
     exec: Exec,
     manifest: ManifestLog,
-    next: u64,
+    /// The number of the next piece (a ring continues the directory's).
+    pub(crate) next: u64,
+    /// `--print-names`: each finished piece's path on stdout.
+    pub(crate) print_names: bool,
     open: Option<Open>,
-    /// Finished pieces still on disk, oldest first (for --ring).
-    kept: VecDeque<Done>,
     pub(crate) done: Vec<Done>,
 }
 
@@ -91,7 +92,7 @@ impl Sink {
         write: WriteMode,
         header: Vec<u8>,
         rotation: Rotation,
-        ring: Option<usize>,
+        ring: Bounds,
         exec: Exec,
         manifest: ManifestLog,
     ) -> Sink {
@@ -105,8 +106,8 @@ impl Sink {
             exec,
             manifest,
             next: 0,
+            print_names: false,
             open: None,
-            kept: VecDeque::new(),
             done: Vec::new(),
         }
     }
@@ -301,37 +302,18 @@ impl Sink {
             },
         })?;
         log::debug!("wrote {} ({} bytes)", done.path.display(), done.bytes);
+        if self.print_names {
+            self.print_names = print_name(&done.path);
+        }
         self.exec.submit(&done.path);
-        self.kept.push_back(done.clone());
         self.done.push(done);
         self.trim_ring()?;
         Ok(())
     }
 
-    /// Keep only the newest `--ring N` finished pieces (never one that
-    /// `--exec` has yet to see or is running on).
+    /// Keep the ring within its bounds ([`ring::trim`]).
     fn trim_ring(&mut self) -> Result<()> {
-        let Some(n) = self.ring else { return Ok(()) };
-        while self.kept.len() > n {
-            let Some(oldest) = self.kept.front() else {
-                break;
-            };
-            if self.exec.busy_with(&oldest.path) {
-                break;
-            }
-            let old = self.kept.pop_front().map(|d| d.path).unwrap_or_default();
-            std::fs::remove_file(&old)
-                .context("cannot remove the oldest piece of the ring")
-                .path(&old)?;
-            let name = old
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            self.manifest.dropped(&name)?;
-            log::debug!("ring: removed {}", old.display());
-        }
-        Ok(())
+        ring::trim(&self.ring, &self.namer, &mut self.exec, &mut self.manifest)
     }
 
     /// Let a finished `--exec` command go and start the next.
@@ -341,7 +323,7 @@ impl Sink {
             flush(o)?;
         }
         self.exec.poll();
-        self.trim_ring()
+        Ok(())
     }
 
     /// Close the open piece (with a header-only piece if the stream held
@@ -408,4 +390,19 @@ fn written(o: &mut Open) {
         o.out.start_writeback(o.written_back, to - o.written_back);
         o.written_back = to;
     }
+}
+
+/// `--print-names`: `path` and a newline on stdout, flushed (false: stdout
+/// is gone, stop printing; the capture goes on).
+fn print_name(path: &std::path::Path) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let r = out
+        .write_all(path.as_os_str().as_encoded_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if let Err(e) = &r {
+        log::warn!("--print-names: cannot write to stdout ({e}): names are no longer printed");
+    }
+    r.is_ok()
 }
