@@ -403,3 +403,79 @@ fn the_exec_command_starts_with_default_signal_dispositions() {
         assert_eq!(mask, 0, "{key} {v}");
     }
 }
+
+#[test]
+fn name_time_and_align_name_pieces_by_the_clock() {
+    let t = TempDir::new("ring-time");
+    let d = t.s("out");
+    std::fs::create_dir(&d).unwrap();
+    let mut child = common::spawn_piped(&[
+        "split",
+        "-",
+        "-o",
+        &d,
+        "--seconds",
+        "2",
+        "--align",
+        "--name-time",
+        "%Y%m%d-%H%M%S",
+        "--prefix",
+        "lan",
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let one = compressible_pcap(1);
+    stdin.write_all(&one).unwrap();
+    // A steady producer (a record every 2 ms) until three pieces are in
+    // place (the first and two that began on a boundary).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while numbers(Path::new(&d), "lan").len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            names(Path::new(&d))
+        );
+        stdin.write_all(&one[24..]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pieces: Vec<String> = names(Path::new(&d))
+        .into_iter()
+        .filter(|n| n.ends_with(".pcap"))
+        .collect();
+    assert!(pieces.len() >= 3, "{pieces:?}");
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (i, p) in pieces.iter().enumerate() {
+        // lan.NNNNNN.YYYYmmdd-HHMMSS.pcap
+        assert_eq!(p.len(), "lan.000000.20261207-231500.pcap".len(), "{p}");
+        assert!(p.starts_with(&format!("lan.{i:06}.")), "{p}");
+        let time = &p[11..26];
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{started}"), "+%Y%m%d-%H%M%S"])
+            .output()
+            .unwrap();
+        let first = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{ended}"), "+%Y%m%d-%H%M%S"])
+            .output()
+            .unwrap();
+        let last = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            first.as_str() <= time && time <= last.as_str(),
+            "{p}: {first}..{last}"
+        );
+        if i > 0 && i + 1 < pieces.len() {
+            // Began on a multiple of 2 s of the clock.
+            let s: u32 = time[13..].parse().unwrap();
+            assert_eq!(s % 2, 0, "{p}");
+        }
+    }
+}

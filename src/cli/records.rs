@@ -181,6 +181,12 @@ with_layout_flags! {
         /// streams: print each finished piece's path on stdout, one a line, as it is renamed into place (the report goes to stderr)
         #[argh(switch)]
         pub print_names: bool,
+        /// streams: name pieces PREFIX.NNNNNN.TIME.EXT, TIME the UTC time of their first record in FMT (%Y %m %d %H %M %S %%)
+        #[argh(option)]
+        pub name_time: Option<String>,
+        /// streams: with --seconds N, start pieces on multiples of N seconds of the clock (an hourly piece on the hour)
+        #[argh(switch)]
+        pub align: bool,
         /// streams: run CMD on each finished piece, one at a time ({} or the last argument is its path; no shell unless CMD is sh -c '...')
         #[argh(option)]
         pub exec: Option<String>,
@@ -373,6 +379,8 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         ("--ring-bytes", a.ring_bytes.is_some()),
         ("--keep-free", a.keep_free.is_some()),
         ("--print-names", a.print_names),
+        ("--name-time", a.name_time.is_some()),
+        ("--align", a.align),
         ("--idle", a.idle.is_some()),
     ];
     if let Some((flag, _)) = stream_only.iter().find(|(_, on)| *on) {

@@ -24,6 +24,12 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         Some(c) => stream::exec_words(c).map_err(Error::usage)?,
         None => Vec::new(),
     };
+    if let Some(f) = &a.name_time {
+        stream::check_name_time(f).map_err(Error::usage)?;
+    }
+    if a.align && a.seconds.is_none() {
+        return Err(Error::usage("--align needs --seconds N"));
+    }
     let opts = stream::StreamOpts {
         input: a.input.clone(),
         follow: a.follow,
@@ -42,6 +48,8 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
             keep_free: a.keep_free,
         },
         print_names: a.print_names,
+        name_time: a.name_time.clone(),
+        align: a.align,
         exec,
         write: a.write,
         force: a.force,

@@ -76,10 +76,12 @@ impl Exec {
         self.poll();
     }
 
-    /// Is `piece` waiting for or under the command?
-    pub(crate) fn busy_with(&self, piece: &Path) -> bool {
-        self.running.as_ref().is_some_and(|(_, p)| p == piece)
-            || self.queue.iter().any(|p| p == piece)
+    /// The pieces waiting for or under the command.
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &Path> {
+        self.running
+            .iter()
+            .map(|(_, p)| p.as_path())
+            .chain(self.queue.iter().map(PathBuf::as_path))
     }
 
     /// Reap a finished command (`block`: wait for it), start the next.
@@ -122,11 +124,9 @@ impl Exec {
         self.reap(false);
     }
 
-    /// Run the commands until `piece` is done with.
-    pub(crate) fn wait_for(&mut self, piece: &Path) {
-        while self.busy_with(piece) {
-            self.reap(self.running.is_some());
-        }
+    /// Wait for the running command (none: start the next).
+    pub(crate) fn wait_one(&mut self) {
+        self.reap(self.running.is_some());
     }
 
     /// posix_spawnp: the child starts with every signal at its default

@@ -16,6 +16,7 @@
 //! begin with the section prefix, as a pcapng file's split pieces do.
 
 mod exec;
+mod names;
 mod pcapng;
 mod ring;
 mod sink;
@@ -27,6 +28,7 @@ use super::pieces::{Manifest, ManifestLog, Namer, check_prefix, name_parts};
 use crate::error::{Context, Error, Kind, Result};
 use exec::Exec;
 pub(crate) use exec::words as exec_words;
+pub(crate) use names::check as check_name_time;
 pub(crate) use ring::Bounds;
 use sink::Sink;
 pub(crate) use sink::{Done, Rotation};
@@ -48,6 +50,9 @@ pub(crate) struct StreamOpts {
     pub(crate) rotation: Rotation,
     pub(crate) ring: Bounds,
     pub(crate) print_names: bool,
+    /// `--name-time FMT` (checked), `--align`.
+    pub(crate) name_time: Option<String>,
+    pub(crate) align: bool,
     pub(crate) exec: Vec<String>,
     pub(crate) write: WriteMode,
     pub(crate) force: bool,
@@ -323,6 +328,10 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
     );
     sink.next = first;
     sink.print_names = o.print_names;
+    sink.naming = names::Naming {
+        time: o.name_time.clone().map(|f| (f, ring_namer.ext.clone())),
+        align: o.rotation.seconds.filter(|_| o.align),
+    };
     // From here on a terminating signal finishes the current piece.
     crate::sys::fault::graceful(wake_w.as_raw_fd());
     let describe = framing.describe();

@@ -1,7 +1,7 @@
 //! The ring: `--ring N`, `--ring-bytes SIZE`, `--keep-free SIZE`.
 //!
 //! The ring tracks finished pieces by their NUMBER, not by a name: the
-//! files of piece N are `PREFIX.NNNNNN.EXT` and `PREFIX.NNNNNN.EXT.*`,
+//! files of piece N are `PREFIX.NNNNNN` and `PREFIX.NNNNNN.*` (`EXT`, `.TIME.EXT`),
 //! whatever `--exec` left of it (`lan.000001.pcap.gz`, `….done`, or
 //! nothing at all after `rm`). The directory is looked at each time a
 //! piece is finished, so the pieces of an earlier run on the same
@@ -33,18 +33,30 @@ impl Bounds {
     }
 }
 
-/// The piece number in `name` if it is `PREFIX.<4 or more digits>EXT`,
-/// optionally followed by `.` and anything.
+/// The piece number in `name` if it is `PREFIX.<4 or more digits>` and
+/// nothing or `.` and anything (`EXT`, `.TIME.EXT`, `EXT.gz`).
 pub(crate) fn number(namer: &Namer, name: &str) -> Option<u64> {
     let rest = name
         .strip_prefix(namer.prefix.as_str())?
         .strip_prefix('.')?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let tail = rest[digits..].strip_prefix(namer.ext.as_str())?;
+    let tail = &rest[digits..];
     if digits < 4 || !(tail.is_empty() || tail.starts_with('.')) {
         return None;
     }
     rest[..digits].parse().ok()
+}
+
+/// The name mmkit gave the piece one of whose files is `file`: up to its
+/// first extension of the layout (`.pcap`: the last part of the namer's,
+/// which is `.TIME.pcap` with `--name-time`).
+fn given_name<'a>(namer: &Namer, file: &'a str) -> &'a str {
+    let ext = namer.ext.rfind('.').map_or("", |i| &namer.ext[i..]);
+    let from = namer.prefix.len() + 1;
+    match file.get(from..).and_then(|r| r.find(ext)) {
+        Some(i) if !ext.is_empty() => &file[..from + i + ext.len()],
+        _ => file,
+    }
 }
 
 /// The files of this ring's pieces: (number, bytes, name), by number.
@@ -122,12 +134,19 @@ pub(crate) fn trim(
         if !over {
             return Ok(());
         }
-        let path = namer.path(oldest);
-        if exec.busy_with(&path) {
-            exec.wait_for(&path);
+        let busy = exec.pending().any(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| number(namer, n))
+                == Some(oldest)
+        });
+        if busy {
+            exec.wait_one();
             continue;
         }
+        let mut given = namer.file_name(oldest);
         for f in files.iter().filter(|f| f.0 == oldest) {
+            given = given_name(namer, &f.2).to_string();
             let p = namer.dir.join(&f.2);
             match std::fs::remove_file(&p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -138,7 +157,7 @@ pub(crate) fn trim(
                 _ => log::debug!("ring: removed {}", p.display()),
             }
         }
-        manifest.dropped(&namer.file_name(oldest))?;
+        manifest.dropped(&given)?;
     }
 }
 
@@ -157,7 +176,18 @@ mod tests {
         assert_eq!(number(&n, "lan.000007.pcap"), Some(7));
         assert_eq!(number(&n, "lan.000007.pcap.gz"), Some(7));
         assert_eq!(number(&n, "lan.123456.pcap.done.x"), Some(123456));
-        assert_eq!(number(&n, "lan.000007.pcapx"), None);
+        assert_eq!(number(&n, "lan.000007.20261207-2300.pcap"), Some(7));
+        assert_eq!(number(&n, "lan.000007x.pcap"), None);
+        assert_eq!(given_name(&n, "lan.000007.pcap.gz"), "lan.000007.pcap");
+        assert_eq!(given_name(&n, "lan.000007.pcap"), "lan.000007.pcap");
+        let t = Namer {
+            ext: ".20261207.pcap".into(),
+            ..n.clone()
+        };
+        assert_eq!(
+            given_name(&t, "lan.000007.20261206.pcap.done"),
+            "lan.000007.20261206.pcap"
+        );
         assert_eq!(number(&n, "lan.007.pcap"), None);
         assert_eq!(number(&n, "lan.manifest"), None);
         assert_eq!(number(&n, "wan.000007.pcap"), None);

@@ -5,6 +5,7 @@
 //! `--exec CMD` run on each finished piece, one at a time.
 
 use super::exec::Exec;
+use super::names::Naming;
 use super::ring::{self, Bounds};
 use crate::error::{Error, Kind, Result};
 use crate::records::output::{MappedWriter, OutOpts, OutputFile, WriteMode};
@@ -80,6 +81,8 @@ pub(crate) struct Sink {
     pub(crate) next: u64,
     /// `--print-names`: each finished piece's path on stdout.
     pub(crate) print_names: bool,
+    /// `--name-time`, `--align`.
+    pub(crate) naming: Naming,
     open: Option<Open>,
     pub(crate) done: Vec<Done>,
 }
@@ -107,6 +110,7 @@ impl Sink {
             manifest,
             next: 0,
             print_names: false,
+            naming: Naming::default(),
             open: None,
             done: Vec::new(),
         }
@@ -178,6 +182,9 @@ impl Sink {
     fn open_piece(&mut self, capacity: u64) -> Result<()> {
         let index = self.next;
         self.next += 1;
+        if let Some(ext) = self.naming.ext_now() {
+            self.namer.ext = ext;
+        }
         let path = self.namer.path(index);
         let mapped = self.write == WriteMode::Mmap;
         // --write mmap: sized to the limit with ftruncate before it is
@@ -192,7 +199,7 @@ impl Sink {
             cur: 0,
             blocks: 0,
             records: 0,
-            opened: Instant::now(),
+            opened: self.naming.opened(),
             first: 0,
             cur_rh: Vec::new(),
             last_rh: Vec::new(),
