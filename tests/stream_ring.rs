@@ -479,3 +479,26 @@ fn name_time_and_align_name_pieces_by_the_clock() {
         }
     }
 }
+
+/// ci/soak.sh on the binary under test: pcap and pcapng streams from a
+/// steady producer through rings with gzip, mv and rm as the command,
+/// then SIGHUP (the full-disk step is [`soak_full_disk_exits_5`]).
+#[test]
+#[ignore = "a soak: minutes"]
+fn soak_ring_with_a_steady_producer() {
+    if common::emulated() {
+        println!("skipped under emulation: ci/qemu-user-matrix.sh soak runs the quick soak");
+        return;
+    }
+    let o = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/soak.sh"))
+        .arg(env!("CARGO_BIN_EXE_mmkit"))
+        .env("SOAK_FULL_DISK", "0")
+        .output()
+        .expect("bash");
+    let out = String::from_utf8_lossy(&o.stdout);
+    println!("{out}");
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(!out.contains("FAIL"), "{out}");
+    assert!(out.matches("PASS").count() >= 7, "{out}");
+}
