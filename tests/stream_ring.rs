@@ -502,3 +502,25 @@ fn soak_ring_with_a_steady_producer() {
     assert!(!out.contains("FAIL"), "{out}");
     assert!(out.matches("PASS").count() >= 7, "{out}");
 }
+
+/// ci/soak.sh quick with its full-disk step: a ring on a full tmpfs exits
+/// 5 and leaves clean pieces.
+#[test]
+#[ignore = "needs root (mounts a tmpfs)"]
+fn soak_full_disk_exits_5() {
+    if common::emulated() {
+        println!("skipped under emulation: ci/qemu-user-matrix.sh soak runs the quick soak");
+        return;
+    }
+    let o = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/soak.sh"))
+        .arg(env!("CARGO_BIN_EXE_mmkit"))
+        .env("SOAK_QUICK", "1")
+        .env("SOAK_FULL_DISK", "1")
+        .output()
+        .expect("bash");
+    let out = String::from_utf8_lossy(&o.stdout);
+    println!("{out}");
+    assert!(out.contains("PASS soak full disk"), "{out}{}", stderr(&o));
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+}
