@@ -22,6 +22,10 @@
 #              map beyond 4 GiB (probe: mmkit-controls mmap-high); copy it
 #              with --method read and with copy_file_range's pread/pwrite
 #              fallback (MMKIT_NO_COPY_RANGE=1), cmp identical.
+#   soak       ci/soak.sh quick (SOAK_QUICK=1) on mipsel: a steady pcap
+#              producer into `split - --ring 2 --exec gzip` for 20 wraps,
+#              every record back in order, at most ring + 1 pieces on disk,
+#              SIGHUP exit 129 (and, as root, a full tmpfs: exit 5)
 #   tests      the crate's test suite (unit + integration) built for mips,
 #              mipsel, armv5te and armv7 and run under qemu-user, with the
 #              integration tests spawning the binary under QEMU as well.
@@ -66,7 +70,7 @@ REF=x86_64-unknown-linux-gnu
 read -ra TARGETS <<<"${MMKIT_MATRIX_TARGETS:-${ALL_TARGETS[*]}}"
 read -ra TEST_TARGETS <<<"${MMKIT_TEST_TARGETS:-mips-unknown-linux-gnu mipsel-unknown-linux-gnu armv5te-unknown-linux-gnueabi armv7-unknown-linux-gnueabihf}"
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(controls scenario big tests)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(controls scenario big soak tests)
 
 # No core files from QEMU or from the controls.
 ulimit -c 0
@@ -788,11 +792,30 @@ part_tests() {
     done
 }
 
+# ------------------------------------------------------------------ soak
+# The ring of a live stream on mipsel (ci/soak.sh, quick: a few seconds).
+part_soak() {
+    local t=mipsel-unknown-linux-gnu line t0=$SECONDS rc=0 out
+    ensure_dist --no-controls "$t"
+    set +e
+    out=$(SOAK_RUNNER=$(runner "$t") SOAK_QUICK=1 bash "$REPO/ci/soak.sh" "$DIST/$t/mmkit" 2>&1)
+    rc=$?
+    set -e
+    while IFS= read -r line; do
+        case $line in
+        "PASS soak "*) pass "mipsel ${line#PASS }" "($((SECONDS - t0)) s)" ;;
+        "FAIL soak "*) fail "mipsel ${line#FAIL }" "" ;;
+        "SKIP soak "*) skip "mipsel ${line#SKIP }" "" ;;
+        esac
+    done <<<"$out"
+    [ $rc = 0 ] || grep -q '^FAIL' <<<"$out" || fail "mipsel soak" "exit $rc: $(tail -c 300 <<<"$out")"
+}
+
 for p in "${PARTS[@]}"; do
     case $p in
-    controls | scenario | big | tests) "part_$p" ;;
+    controls | scenario | big | soak | tests) "part_$p" ;;
     *)
-        echo "unknown part $p (controls scenario big tests)" >&2
+        echo "unknown part $p (controls scenario big soak tests)" >&2
         exit 2
         ;;
     esac

@@ -589,3 +589,91 @@ fn comments_and_continuations_are_parsed() {
     let md = "x\n## On-device cookbook\n```sh\n# whole\na 'b # c' \\\n  d   # e\nf#g\n```\n## Next\n```sh\nz\n```\n";
     assert_eq!(cookbook_commands(md), ["a 'b # c' d", "f#g"]);
 }
+
+/// The cookbook's ring commands (`--ring`), with a file producer instead of
+/// the live interface and small pieces and ring, wrap the ring 20 times
+/// and more: the command survives what its `--exec` does to each piece and
+/// the ring keeps its bound.
+#[test]
+fn readme_ring_commands_survive_20_wraps() {
+    const RING_SUBST: &[(&str, &str)] = &[
+        ("tcpdump -i br-lan -U -w -", "tcpdump -r CAP -U -w -"),
+        ("dumpcap -i br-lan -w -", "editcap -F pcapng CAP -"),
+        ("/mnt/usb", "USB"),
+        ("--size 10MB", "--size 20KB"),
+        ("--ring 50", "--ring 2"),
+    ];
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let cmds: Vec<String> = cookbook_commands(&readme)
+        .into_iter()
+        .filter(|c| c.contains("--ring"))
+        .collect();
+    assert!(cmds.len() >= 2, "{cmds:?}");
+    let t = TempDir::new("cookbook-ring");
+    let bin = t.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let runner = std::env::var("MMKIT_TEST_RUNNER").unwrap_or_default();
+    let wrapper = bin.join("mmkit");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {runner} '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_mmkit")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cap = t.s("capture.pcap");
+    mmkit_gen(&[&cap, "--layout", "pcap", "--size", "1M"]);
+    for (i, cmd) in cmds.iter().enumerate() {
+        let usb = t.join(&format!("usb{i}"));
+        std::fs::create_dir(&usb).unwrap();
+        let mut run = cmd.clone();
+        for (from, to) in RING_SUBST {
+            run = run.replace(
+                from,
+                &to.replace("CAP", &cap)
+                    .replace("USB", &t.s(&format!("usb{i}"))),
+            );
+        }
+        for from in ["--size 10MB", "--ring 50", "/mnt/usb"] {
+            assert!(cmd.contains(from), "{cmd}: the substitutions expect {from}");
+        }
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let o = Command::new("sh")
+            .args(["-c", &run])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{run}: {}", common::stderr(&o));
+        let files = names(&usb);
+        let mut numbers: Vec<u64> = files
+            .iter()
+            .filter_map(|n| n.split('.').nth(1)?.parse().ok())
+            .collect();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 2, "{run}: {files:?}");
+        assert!(
+            numbers[1] >= 40,
+            "{run}: 20 wraps of a ring of 2: {files:?}"
+        );
+        for f in files.iter().filter(|n| !n.ends_with(".manifest")) {
+            let p = usb.join(f);
+            let bytes = if f.ends_with(".gz") {
+                gunzip(&p)
+            } else {
+                read(&p)
+            };
+            let plain = t.join("plain");
+            std::fs::write(&plain, bytes).unwrap();
+            let c = common::run(&["check", &Env::s(&plain)]);
+            assert!(c.status.success(), "{run}: {f}: {}", common::stdout(&c));
+        }
+    }
+}

@@ -172,6 +172,21 @@ with_layout_flags! {
         /// streams: keep only the newest N finished pieces (numbers keep growing)
         #[argh(option, from_str_fn(num_arg))]
         pub ring: Option<u64>,
+        /// streams: keep the finished pieces' files (what --exec left of them) within SIZE bytes, the newest always kept
+        #[argh(option, from_str_fn(size_arg))]
+        pub ring_bytes: Option<u64>,
+        /// streams: when a piece is finished, remove the oldest while the filesystem has less than SIZE free, the newest always kept
+        #[argh(option, from_str_fn(size_arg))]
+        pub keep_free: Option<u64>,
+        /// streams: print each finished piece's path on stdout, one a line, as it is renamed into place (the report goes to stderr)
+        #[argh(switch)]
+        pub print_names: bool,
+        /// streams: name pieces PREFIX.NNNNNN.TIME.EXT, TIME the UTC time of their first record in FMT (%Y %m %d %H %M %S %%)
+        #[argh(option)]
+        pub name_time: Option<String>,
+        /// streams: with --seconds N, start pieces on multiples of N seconds of the clock (an hourly piece on the hour)
+        #[argh(switch)]
+        pub align: bool,
         /// streams: run CMD on each finished piece, one at a time ({} or the last argument is its path; no shell unless CMD is sh -c '...')
         #[argh(option)]
         pub exec: Option<String>,
@@ -347,9 +362,14 @@ pub(super) struct DemoArgs {
 }
 
 pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
-    if a.records == Some(0) || a.ring == Some(0) || a.seconds == Some(0) || a.idle == Some(0) {
+    if a.records == Some(0)
+        || a.ring == Some(0)
+        || a.seconds == Some(0)
+        || a.idle == Some(0)
+        || a.ring_bytes == Some(0)
+    {
         return Err(Error::usage(
-            "--records, --seconds, --ring and --idle take a number above 0",
+            "--records, --seconds, --ring, --ring-bytes and --idle take a number above 0",
         ));
     }
     if a.follow || stream::is_stream(&a.input) {
@@ -359,6 +379,11 @@ pub(super) fn split(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
         ("--seconds", a.seconds.is_some()),
         ("--ring", a.ring.is_some()),
         ("--exec", a.exec.is_some()),
+        ("--ring-bytes", a.ring_bytes.is_some()),
+        ("--keep-free", a.keep_free.is_some()),
+        ("--print-names", a.print_names),
+        ("--name-time", a.name_time.is_some()),
+        ("--align", a.align),
         ("--idle", a.idle.is_some()),
     ];
     if let Some((flag, _)) = stream_only.iter().find(|(_, on)| *on) {

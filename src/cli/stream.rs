@@ -24,6 +24,12 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         Some(c) => stream::exec_words(c).map_err(Error::usage)?,
         None => Vec::new(),
     };
+    if let Some(f) = &a.name_time {
+        stream::check_name_time(f).map_err(Error::usage)?;
+    }
+    if a.align && a.seconds.is_none() {
+        return Err(Error::usage("--align needs --seconds N"));
+    }
     let opts = stream::StreamOpts {
         input: a.input.clone(),
         follow: a.follow,
@@ -36,7 +42,14 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
             records: a.records,
             seconds: a.seconds,
         },
-        ring: a.ring.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        ring: stream::Bounds {
+            pieces: a.ring,
+            bytes: a.ring_bytes,
+            keep_free: a.keep_free,
+        },
+        print_names: a.print_names,
+        name_time: a.name_time.clone(),
+        align: a.align,
         exec,
         write: a.write,
         force: a.force,
@@ -44,6 +57,9 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         layout: a.layout_opts(),
     };
     let r = stream::run(&opts)?;
+    // --print-names: stdout carries the names only.
+    let mut err = std::io::stderr();
+    let out: &mut dyn Write = if a.print_names { &mut err } else { out };
     if log::log_enabled!(log::Level::Debug) {
         for p in &r.pieces {
             writeln!(

@@ -283,6 +283,35 @@ impl ManifestLog {
         Ok(log)
     }
 
+    /// Continue the manifest at `path` (a ring restarted on its
+    /// directory): the new run's head is appended after the earlier run's
+    /// lines, which stay; a missing file is created anew (an unreadable
+    /// one is refused as [`ManifestLog::create`] refuses it).
+    pub(crate) fn resume(path: &Path, head: &Manifest, out: &OutOpts) -> Result<ManifestLog> {
+        if !matches!(Manifest::read(path), Ok(Some(_))) {
+            return ManifestLog::create(path, head, out);
+        }
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .context("cannot write the manifest")
+            .path(path)?;
+        let mut log = ManifestLog {
+            file,
+            path: path.to_path_buf(),
+            sync: out.sync,
+            recorded: 0,
+            tidy: false,
+        };
+        log.line(&format!(
+            "input {} {}\nlayout {}\n",
+            head.input_bytes,
+            escape(head.input.as_bytes()),
+            escape(head.layout.as_bytes())
+        ))?;
+        Ok(log)
+    }
+
     fn line(&mut self, text: &str) -> Result<()> {
         let file = &mut self.file;
         let r = std::io::Write::write_all(file, text.as_bytes())
@@ -423,6 +452,8 @@ impl Manifest {
                     let (n, input) = rest.split_once(' ').ok_or_else(|| bad(i, "input"))?;
                     m.input_bytes = n.parse().map_err(|_| bad(i, "input size"))?;
                     m.input = name(input)?;
+                    // A later run (a restarted ring) begins here.
+                    m.complete = false;
                 }
                 "layout" => m.layout = name(rest)?,
                 "state" if rest == "complete" => m.complete = true,

@@ -4,9 +4,14 @@
 //! piece's path replaces `{}`, or is appended as the last argument. A
 //! failure is reported and never stops the capture.
 
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
 use std::collections::VecDeque;
+use std::ffi::CString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 
 /// Split `cmd` into words: whitespace separates, '…' and "…" quote.
 pub(crate) fn words(cmd: &str) -> Result<Vec<String>, String> {
@@ -50,7 +55,7 @@ pub(crate) fn words(cmd: &str) -> Result<Vec<String>, String> {
 #[derive(Default)]
 pub(crate) struct Exec {
     argv: Vec<String>,
-    running: Option<(Child, PathBuf)>,
+    running: Option<(Pid, PathBuf)>,
     queue: VecDeque<PathBuf>,
 }
 
@@ -71,69 +76,106 @@ impl Exec {
         self.poll();
     }
 
-    /// Is `piece` waiting for or under the command?
-    pub(crate) fn busy_with(&self, piece: &Path) -> bool {
-        self.running.as_ref().is_some_and(|(_, p)| p == piece)
-            || self.queue.iter().any(|p| p == piece)
+    /// The pieces waiting for or under the command.
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &Path> {
+        self.running
+            .iter()
+            .map(|(_, p)| p.as_path())
+            .chain(self.queue.iter().map(PathBuf::as_path))
     }
 
-    /// Reap a finished command, start the next.
-    pub(crate) fn poll(&mut self) {
-        if let Some((child, path)) = self.running.as_mut() {
-            match child.try_wait() {
-                Ok(None) => return,
-                Ok(Some(st)) if st.success() => {}
-                Ok(Some(st)) => log::warn!("--exec on {} failed: {st}", path.display()),
-                Err(e) => log::warn!("--exec on {}: {e}", path.display()),
+    /// Reap a finished command (`block`: wait for it), start the next.
+    fn reap(&mut self, block: bool) {
+        if let Some((pid, path)) = self.running.as_ref() {
+            let flags = (!block).then_some(WaitPidFlag::WNOHANG);
+            match waitpid(*pid, flags) {
+                Ok(WaitStatus::StillAlive) => return,
+                Err(nix::errno::Errno::EINTR) => return,
+                Ok(WaitStatus::Exited(_, 0)) => {}
+                Ok(WaitStatus::Exited(_, c)) => {
+                    log::warn!("--exec on {} failed: exit status {c}", path.display())
+                }
+                Ok(WaitStatus::Signaled(_, s, _)) => {
+                    log::warn!("--exec on {} failed: killed by {s}", path.display())
+                }
+                Ok(_) => return,
+                Err(e) => log::warn!("--exec on {}: {}", path.display(), e.desc()),
             }
             self.running = None;
         }
         while let Some(p) = self.queue.pop_front() {
             match self.spawn(&p) {
-                Ok(c) => {
-                    self.running = Some((c, p));
+                Ok(pid) => {
+                    self.running = Some((pid, p));
                     return;
                 }
                 Err(e) => log::warn!(
-                    "--exec on {}: cannot run {}: {e}",
+                    "--exec on {}: cannot run {}: {}",
                     p.display(),
-                    self.argv[0]
+                    self.argv[0],
+                    e.desc()
                 ),
             }
         }
     }
 
-    fn spawn(&self, piece: &Path) -> std::io::Result<Child> {
-        let mut args: Vec<std::ffi::OsString> = Vec::with_capacity(self.argv.len() + 1);
+    /// Reap a finished command, start the next.
+    pub(crate) fn poll(&mut self) {
+        self.reap(false);
+    }
+
+    /// Wait for the running command (none: start the next).
+    pub(crate) fn wait_one(&mut self) {
+        self.reap(self.running.is_some());
+    }
+
+    /// posix_spawnp: the child starts with every signal at its default
+    /// action and none blocked (mmkit ignores SIGPIPE and SIGXFSZ and
+    /// catches the terminating signals).
+    fn spawn(&self, piece: &Path) -> nix::Result<Pid> {
+        let cstr = |b: &[u8]| CString::new(b).map_err(|_| nix::errno::Errno::EINVAL);
+        let mut args = Vec::with_capacity(self.argv.len() + 1);
         let mut placed = false;
-        for a in &self.argv[1..] {
-            if a.contains("{}") {
-                placed = true;
-                args.push(a.replace("{}", &piece.to_string_lossy()).into());
+        for a in &self.argv {
+            if args.is_empty() || !a.contains("{}") {
+                args.push(cstr(a.as_bytes())?);
             } else {
-                args.push(a.into());
+                placed = true;
+                args.push(cstr(a.replace("{}", &piece.to_string_lossy()).as_bytes())?);
             }
         }
         if !placed {
-            args.push(piece.as_os_str().to_os_string());
+            args.push(cstr(piece.as_os_str().as_bytes())?);
         }
-        Command::new(&self.argv[0]).args(args).spawn()
+        let mut env = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            env.push(cstr(&kv)?);
+        }
+        let mut attr = PosixSpawnAttr::init()?;
+        let mut all = SigSet::all();
+        all.remove(Signal::SIGKILL);
+        all.remove(Signal::SIGSTOP);
+        attr.set_sigdefault(&all)?;
+        attr.set_sigmask(&SigSet::empty())?;
+        attr.set_flags(
+            PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK,
+        )?;
+        posix_spawnp(
+            &args[0],
+            &PosixSpawnFileActions::init()?,
+            &attr,
+            &args,
+            &env,
+        )
     }
 
     /// Wait for every queued command.
     pub(crate) fn drain(&mut self) {
         while self.running.is_some() || !self.queue.is_empty() {
-            if let Some((child, path)) = self.running.as_mut() {
-                match child.wait() {
-                    Ok(st) if !st.success() => {
-                        log::warn!("--exec on {} failed: {st}", path.display())
-                    }
-                    Err(e) => log::warn!("--exec on {}: {e}", path.display()),
-                    _ => {}
-                }
-                self.running = None;
-            }
-            self.poll();
+            self.reap(self.running.is_some());
         }
     }
 }

@@ -19,8 +19,10 @@
 //! begin with the section prefix, as a pcapng file's split pieces do.
 
 mod exec;
+mod names;
 mod pcapng;
 mod piece;
+mod ring;
 mod sink;
 mod source;
 mod status;
@@ -31,6 +33,8 @@ use super::pieces::{Manifest, ManifestLog, Namer, check_prefix, name_parts};
 use crate::error::{Context, Error, Kind, Result};
 use exec::Exec;
 pub(crate) use exec::words as exec_words;
+pub(crate) use names::check as check_name_time;
+pub(crate) use ring::Bounds;
 use sink::Sink;
 pub(crate) use sink::{Done, Rotation};
 use source::{Event, Source};
@@ -50,7 +54,11 @@ pub(crate) struct StreamOpts {
     pub(crate) out_dir: PathBuf,
     pub(crate) prefix: Option<String>,
     pub(crate) rotation: Rotation,
-    pub(crate) ring: Option<usize>,
+    pub(crate) ring: Bounds,
+    pub(crate) print_names: bool,
+    /// `--name-time FMT` (checked), `--align`.
+    pub(crate) name_time: Option<String>,
+    pub(crate) align: bool,
     pub(crate) exec: Vec<String>,
     pub(crate) write: WriteMode,
     pub(crate) force: bool,
@@ -379,7 +387,15 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         ext: framing.ext().to_string(),
         width: STREAM_WIDTH,
     };
-    namer.prepare(o.force)?;
+    // A ring continues the pieces and the manifest already in its
+    // directory (they count in it).
+    let first = if o.ring.any() {
+        namer.prepare(true)?;
+        ring::next_number(&namer)
+    } else {
+        namer.prepare(o.force)?;
+        0
+    };
     let head = Manifest {
         input: name,
         input_bytes: 0,
@@ -392,12 +408,17 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         sync: o.sync,
         mode,
     };
-    let manifest = ManifestLog::create(&namer.manifest(), &head, &claim)?;
+    let manifest = if first > 0 {
+        ManifestLog::resume(&namer.manifest(), &head, &claim)?
+    } else {
+        ManifestLog::create(&namer.manifest(), &head, &claim)?
+    };
     let out = OutOpts {
         force: o.force,
         sync: o.sync,
         mode,
     };
+    let ring_namer = namer.clone();
     let mut sink = Sink::new(
         namer,
         out,
@@ -408,6 +429,13 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         Exec::new(o.exec.clone()),
         manifest,
     );
+    sink.next = first;
+    sink.resumed = first > 0;
+    sink.print_names = o.print_names;
+    sink.naming = names::Naming {
+        time: o.name_time.clone().map(|f| (f, ring_namer.ext.clone())),
+        align: o.rotation.seconds.filter(|_| o.align),
+    };
     // From here on a terminating signal finishes the current piece.
     crate::sys::fault::graceful(wake_w.0.as_raw_fd());
     let describe = framing.describe();
@@ -426,7 +454,11 @@ pub(crate) fn run(o: &StreamOpts) -> Result<StreamReport> {
         return Err(e);
     }
     let done = done?;
-    let kept = done.iter().filter(|d| d.path.exists()).count();
+    let kept = if o.ring.any() {
+        ring::kept(&ring_namer, first)
+    } else {
+        done.iter().filter(|d| d.path.exists()).count()
+    };
     Ok(StreamReport {
         layout: describe,
         bytes: w.offset,

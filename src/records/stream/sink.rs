@@ -5,11 +5,12 @@
 //! `--exec CMD` run on each finished piece, one at a time.
 
 use super::exec::Exec;
+use super::names::Naming;
 use super::piece::Open;
+use super::ring::{self, Bounds};
 use crate::error::{Context, Error, Kind, Result, ResultExt};
 use crate::records::output::{OutOpts, OutputFile, WriteMode};
 use crate::records::pieces::{Entry, ManifestLog, Namer, fingerprint};
-use std::collections::VecDeque;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,14 +38,21 @@ pub(crate) struct Sink {
     write: WriteMode,
     header: Vec<u8>,
     pub(crate) rotation: Rotation,
-    ring: Option<usize>,
+    ring: Bounds,
     exec: Exec,
     manifest: ManifestLog,
-    next: u64,
+    /// The number of the next piece (a ring continues the directory's).
+    pub(crate) next: u64,
+    /// `--print-names`: each finished piece's path on stdout.
+    pub(crate) print_names: bool,
+    /// `--name-time`, `--align`.
+    pub(crate) naming: Naming,
     open: Option<Open>,
-    /// Finished pieces still on disk, oldest first (for --ring).
-    kept: VecDeque<Done>,
     pub(crate) done: Vec<Done>,
+    /// Finished pieces the ring removed.
+    dropped: u64,
+    /// A ring continuing the pieces and the manifest of an earlier run.
+    pub(crate) resumed: bool,
 }
 
 impl Sink {
@@ -55,7 +63,7 @@ impl Sink {
         write: WriteMode,
         header: Vec<u8>,
         rotation: Rotation,
-        ring: Option<usize>,
+        ring: Bounds,
         exec: Exec,
         manifest: ManifestLog,
     ) -> Sink {
@@ -69,9 +77,12 @@ impl Sink {
             exec,
             manifest,
             next: 0,
+            print_names: false,
+            naming: Naming::default(),
             open: None,
-            kept: VecDeque::new(),
             done: Vec::new(),
+            dropped: 0,
+            resumed: false,
         }
     }
 
@@ -88,11 +99,10 @@ impl Sink {
         let open = self.open.as_ref();
         let records: u64 = self.done.iter().map(|d| d.records).sum();
         let pieces = self.done.len() + usize::from(open.is_some());
-        let dropped = self.done.len().saturating_sub(self.kept.len());
         (
             pieces as u64,
             records + open.map_or(0, |o| o.records),
-            dropped as u64,
+            self.dropped,
         )
     }
 
@@ -156,6 +166,9 @@ impl Sink {
     fn open_piece(&mut self, capacity: u64) -> Result<()> {
         let index = self.next;
         self.next += 1;
+        if let Some(ext) = self.naming.ext_now() {
+            self.namer.ext = ext;
+        }
         let planned = self.namer.path(index);
         let mapped = self.write == WriteMode::Mmap;
         // --write mmap: sized to the limit with ftruncate before it is
@@ -184,6 +197,7 @@ impl Sink {
             );
         }
         let mut o = Open::new(out, path, cap, index);
+        o.opened = self.naming.opened();
         let header = std::mem::take(&mut self.header);
         let r = o.write(&header);
         self.header = header;
@@ -328,8 +342,10 @@ impl Sink {
             records,
         };
         log::debug!("wrote {} ({} bytes)", done.path.display(), done.bytes);
+        if self.print_names {
+            self.print_names = print_name(&done.path);
+        }
         self.exec.submit(&done.path);
-        self.kept.push_back(done.clone());
         self.done.push(done);
         if let Some(e) = failure {
             if let Err(m) = logged {
@@ -342,29 +358,10 @@ impl Sink {
         Ok(())
     }
 
-    /// Keep only the newest `--ring N` finished pieces (never one that
-    /// `--exec` has yet to see or is running on).
+    /// Keep the ring within its bounds ([`ring::trim`]).
     fn trim_ring(&mut self) -> Result<()> {
-        let Some(n) = self.ring else { return Ok(()) };
-        while self.kept.len() > n {
-            let Some(oldest) = self.kept.front() else {
-                break;
-            };
-            if self.exec.busy_with(&oldest.path) {
-                break;
-            }
-            let old = self.kept.pop_front().map(|d| d.path).unwrap_or_default();
-            std::fs::remove_file(&old)
-                .context("cannot remove the oldest piece of the ring")
-                .path(&old)?;
-            let name = old
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            self.manifest.dropped(&name)?;
-            log::debug!("ring: removed {}", old.display());
-        }
+        let n = ring::trim(&self.ring, &self.namer, &mut self.exec, &mut self.manifest)?;
+        self.dropped += n;
         Ok(())
     }
 
@@ -375,7 +372,7 @@ impl Sink {
             o.flush()?;
         }
         self.exec.poll();
-        self.trim_ring()
+        Ok(())
     }
 
     /// Close the open piece (with a header-only piece if the stream held
@@ -408,10 +405,25 @@ impl Sink {
                 return Ok(self.done);
             }
         }
-        if self.done.is_empty() {
+        if self.done.is_empty() && !self.resumed {
             drop(self.manifest);
             let _ = std::fs::remove_file(self.namer.manifest());
         }
         Ok(self.done)
     }
+}
+
+/// `--print-names`: `path` and a newline on stdout, flushed (false: stdout
+/// is gone, stop printing; the capture goes on).
+fn print_name(path: &std::path::Path) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let r = out
+        .write_all(path.as_os_str().as_encoded_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if let Err(e) = &r {
+        log::warn!("--print-names: cannot write to stdout ({e}): names are no longer printed");
+    }
+    r.is_ok()
 }
