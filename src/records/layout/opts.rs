@@ -33,6 +33,14 @@ fn small(v: u64, what: &str) -> Result<usize> {
     Ok(v as usize)
 }
 
+/// A field width: 1, 2, 4 or 8 bytes.
+fn width(v: u64, what: &str) -> Result<u8> {
+    match v {
+        1 | 2 | 4 | 8 => Ok(v as u8),
+        _ => Err(Error::usage(format!("{what} {v} must be 1, 2, 4 or 8"))),
+    }
+}
+
 impl LayoutOpts {
     pub(crate) fn named(layout: LayoutKind) -> LayoutOpts {
         LayoutOpts {
@@ -44,6 +52,7 @@ impl LayoutOpts {
     /// Resolve against the first bytes of the file (`head`, up to 24 bytes
     /// are enough for pcap detection; may be shorter for tiny files).
     pub(crate) fn resolve(&self, head: &[u8]) -> Result<Layout> {
+        self.refuse_contradictions()?;
         let endian = self.endian.unwrap_or(Endian::Little);
         let is_pcap_magic = head.len() >= 4 && {
             let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
@@ -114,7 +123,7 @@ impl LayoutOpts {
         if name != "pcap" {
             // (pcap: flags it cannot honour were refused above)
             if let Some(w) = self.len_width {
-                l.len_width = w.min(255) as u8;
+                l.len_width = width(w, "--len-width")?;
             }
             if let Some(e) = self.len_endian {
                 l.endian = e;
@@ -137,7 +146,8 @@ impl LayoutOpts {
                     )?,
                     width: self
                         .magic_width
-                        .map(|w| w.min(255) as u8)
+                        .map(|w| width(w, "--magic-width"))
+                        .transpose()?
                         .unwrap_or(base.width),
                     value,
                 });
@@ -154,6 +164,59 @@ impl LayoutOpts {
         }
         l.validate()?;
         Ok(l)
+    }
+
+    /// Flags that contradict each other, whatever the layout: `--no-magic`
+    /// beside a flag that describes the magic.
+    pub(crate) fn refuse_contradictions(&self) -> Result<()> {
+        if !self.no_magic {
+            return Ok(());
+        }
+        let magic: Vec<&str> = [
+            (self.magic.is_some(), "--magic"),
+            (self.magic_offset.is_some(), "--magic-offset"),
+            (self.magic_width.is_some(), "--magic-width"),
+        ]
+        .into_iter()
+        .filter_map(|(set, f)| set.then_some(f))
+        .collect();
+        if magic.is_empty() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "--no-magic contradicts {}: give one or the other",
+            magic.join(", ")
+        )))
+    }
+
+    /// pcapng blocks carry their own lengths and byte order: refuse the
+    /// record flags it would otherwise silently ignore (only `--max-record`
+    /// applies).
+    pub(crate) fn refuse_for_pcapng(&self) -> Result<()> {
+        let set: Vec<&str> = [
+            (self.header_len.is_some(), "--header-len"),
+            (self.rec_header_len.is_some(), "--rec-header-len"),
+            (self.len_offset.is_some(), "--len-offset"),
+            (self.len_width.is_some(), "--len-width"),
+            (self.len_includes_header, "--len-includes-header"),
+            (self.endian.is_some(), "--endian"),
+            (self.len_endian.is_some(), "--len-endian"),
+            (self.magic.is_some(), "--magic"),
+            (self.magic_offset.is_some(), "--magic-offset"),
+            (self.magic_width.is_some(), "--magic-width"),
+            (self.no_magic, "--no-magic"),
+            (self.allow_empty, "--allow-empty"),
+        ]
+        .into_iter()
+        .filter_map(|(set, f)| set.then_some(f))
+        .collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "pcapng blocks carry their own lengths and byte order: drop {} (only --max-record applies)",
+            set.join(", ")
+        )))
     }
 
     /// The pcap layout is fixed by its format and the file's magic: refuse
@@ -259,6 +322,7 @@ mod tests {
         );
         let mut h = [0u8; 24];
         h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
+        h[4..8].copy_from_slice(&[0, 2, 0, 4]);
         let p = LayoutOpts::named(LayoutKind::Auto).resolve(&h).unwrap();
         assert_eq!((p.name, p.endian), ("pcap", Endian::Big));
         assert!("bogus".parse::<LayoutKind>().is_err());

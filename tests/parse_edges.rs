@@ -1,0 +1,114 @@
+//! Edges of what the command line and the file headers accept: layout flags
+//! that contradict each other, size suffixes in any case, pcap file headers
+//! that libpcap and Wireshark refuse, register maps that define one address
+//! twice or are not text.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::Stdio;
+
+/// A generated seed file in `t`.
+fn seed(t: &TempDir) -> String {
+    let p = t.s("a.seed");
+    run_ok(&["gen", "-s", "20K", &p]);
+    p
+}
+
+/// Run mmkit with `args`, `input` on stdin.
+fn run_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut c = mmkit()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mmkit");
+    let mut w = c.stdin.take().expect("stdin");
+    // mmkit may refuse before reading it all: a broken pipe is fine.
+    let _ = w.write_all(input);
+    drop(w);
+    c.wait_with_output().expect("wait mmkit")
+}
+
+#[test]
+fn no_magic_beside_a_magic_flag_is_refused() {
+    let t = TempDir::new("pe-nomagic");
+    let f = seed(&t);
+    let out = t.s("out");
+    for flag in [
+        ["--magic", "5"],
+        ["--magic-offset", "4"],
+        ["--magic-width", "2"],
+    ] {
+        let o = run(&["check", "--no-magic", flag[0], flag[1], &f]);
+        fails(&o, 2, "--no-magic contradicts");
+        assert!(stderr(&o).contains(flag[0]), "{}", stderr(&o));
+        // split of a file, and of a stream, alike
+        let o = run(&[
+            "split",
+            &f,
+            "-o",
+            &out,
+            "-n",
+            flag[0],
+            flag[1],
+            "--no-magic",
+        ]);
+        fails(&o, 2, "--no-magic contradicts");
+        let data = std::fs::read(&f).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        let o = run_stdin(
+            &["split", "-", "-o", &out, "--no-magic", flag[0], flag[1]],
+            &data,
+        );
+        fails(&o, 2, "--no-magic contradicts");
+        assert_eq!(names(t.join("out").as_path()), Vec::<String>::new());
+    }
+    // Alone, each is fine.
+    run_ok(&["check", "--no-magic", &f]);
+    run_ok(&["check", "--magic", "0xEB90146F", &f]);
+}
+
+#[test]
+fn pcapng_refuses_every_record_flag_but_max_record() {
+    let t = TempDir::new("pe-ngflags");
+    let f = pcapng_fixture("single");
+    let f = f.to_str().unwrap();
+    let data = std::fs::read(f).unwrap();
+    let out = t.s("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for flag in [
+        &["--magic-offset", "4"][..],
+        &["--magic-width", "2"],
+        &["--len-includes-header"],
+        &["--no-magic"],
+        &["--allow-empty"],
+        &["--endian", "be"],
+    ] {
+        for layout in ["auto", "pcapng"] {
+            let mut a = vec!["check", "--layout", layout, f];
+            a.extend(flag);
+            let o = run(&a);
+            fails(&o, 2, "only --max-record applies");
+            assert!(stderr(&o).contains(flag[0]), "{}", stderr(&o));
+        }
+        // A pcapng stream on stdin: the same refusal, no piece written.
+        let mut a = vec!["split", "-", "-o", &out];
+        a.extend(flag);
+        let o = run_stdin(&a, &data);
+        fails(&o, 2, "only --max-record applies");
+        assert_eq!(names(t.join("out").as_path()), Vec::<String>::new());
+    }
+    run_ok(&["check", "--max-record", "1M", f]);
+}
+
+#[test]
+fn field_widths_are_named_as_given() {
+    let t = TempDir::new("pe-width");
+    let f = seed(&t);
+    let o = run(&["check", "--len-width", "300", &f]);
+    fails(&o, 2, "--len-width 300 must be 1, 2, 4 or 8");
+    let o = run(&["check", "--magic-width", "257", &f]);
+    fails(&o, 2, "--magic-width 257 must be 1, 2, 4 or 8");
+}
