@@ -112,3 +112,35 @@ fn field_widths_are_named_as_given() {
     let o = run(&["check", "--magic-width", "257", &f]);
     fails(&o, 2, "--magic-width 257 must be 1, 2, 4 or 8");
 }
+
+#[test]
+fn size_suffixes_in_any_case() {
+    let t = TempDir::new("pe-size");
+    let f = seed(&t);
+    let out = t.s("out");
+    // `-n` plans the pieces; the plan tells the size that was understood.
+    let plan = |size: &str| {
+        let o = run(&["split", &f, "-o", &out, "--size", size, "-n"]);
+        assert_eq!(code(&o), 0, "--size {size}: {}", stderr(&o));
+        stdout(&o) + &stderr(&o)
+    };
+    for (a, b) in [
+        ("8kb", "8KB"),
+        ("8kB", "8000"),
+        ("8Kb", "8000"),
+        ("8k", "8K"),
+        ("8kib", "8192"),
+        ("8KIB", "8KiB"),
+        ("1mb", "1000000"),
+        ("1m", "1MiB"),
+        ("1mib", "1048576"),
+        ("1gb", "1GB"),
+        ("8192b", "8192"),
+        ("8192C", "8192"),
+    ] {
+        assert_eq!(plan(a), plan(b), "--size {a} is --size {b}");
+    }
+    assert_ne!(plan("8kb"), plan("8k"), "kb is 1000, k is 1024");
+    let o = run(&["split", &f, "-o", &out, "--size", "1kbb", "-n"]);
+    fails(&o, 2, "unknown suffix 'kbb'");
+}
