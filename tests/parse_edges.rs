@@ -144,3 +144,44 @@ fn size_suffixes_in_any_case() {
     let o = run(&["split", &f, "-o", &out, "--size", "1kbb", "-n"]);
     fails(&o, 2, "unknown suffix 'kbb'");
 }
+
+#[test]
+fn register_maps_that_define_one_address_twice_are_refused() {
+    let t = TempDir::new("pe-regov");
+    let a = t.s("a.regs");
+    std::fs::write(&a, "block a 0 0x10\n  reg R 0 32\n  reg S 0x2 16\n").unwrap();
+    let o = run(&["reg", "--map", &a, "list"]);
+    fails(
+        &o,
+        3,
+        &format!(
+            "{a}:3: register S at offset 0x2 (16 bits) overlaps register R at offset 0x0 (32 bits) at {a}:2"
+        ),
+    );
+    // Blocks, across an include.
+    let b = t.s("b.regs");
+    std::fs::write(&b, "block b 0x1000 0x100\ninclude c.regs\n").unwrap();
+    std::fs::write(t.join("c.regs"), "# more\nblock c 0x10F0 0x100\n").unwrap();
+    let c = t.s("c.regs");
+    let o = run(&["reg", "--map", &b, "list"]);
+    fails(
+        &o,
+        3,
+        &format!(
+            "{c}:2: block c (0x10F0, size 0x100) overlaps block b (0x1000, size 0x100) at {b}:1"
+        ),
+    );
+}
+
+#[test]
+fn a_register_map_that_is_not_utf8_is_malformed_at_its_line() {
+    let t = TempDir::new("pe-regutf8");
+    let m = t.s("m.regs");
+    std::fs::write(
+        &m,
+        b"block a 0 0x10\n  reg R 0 32\n  reg S 4 32 \"caf\xe9\"\n",
+    )
+    .unwrap();
+    let o = run(&["reg", "--map", &m, "list"]);
+    fails(&o, 3, &format!("{m}:3: not UTF-8 text: byte 0xE9"));
+}

@@ -199,7 +199,7 @@ impl RegisterMap {
             self.blocks.push(b);
         }
         self.files.extend(other.files);
-        Ok(())
+        self.check_block_overlaps()
     }
 
     fn check_new_block(&self, b: &BlockDef) -> Result<()> {
@@ -247,7 +247,35 @@ impl RegisterMap {
                 }
             }
         }
-        Ok(())
+        self.check_block_overlaps()
+    }
+
+    /// No two blocks share an address.
+    fn check_block_overlaps(&self) -> Result<()> {
+        let spans: Vec<(u64, u64)> = self
+            .blocks
+            .iter()
+            .map(|b| (b.base, b.base.saturating_add(b.size)))
+            .collect();
+        match first_overlap(&spans) {
+            None => Ok(()),
+            Some((i, j)) => {
+                let (a, b) = (&self.blocks[i], &self.blocks[j]);
+                Err(parse::at(
+                    &b.loc,
+                    format!(
+                        "block {} (0x{:X}, size 0x{:X}) overlaps block {} (0x{:X}, size 0x{:X}) at {}",
+                        b.name,
+                        b.base,
+                        b.size,
+                        a.name,
+                        a.base,
+                        a.size,
+                        where_(&a.loc)
+                    ),
+                ))
+            }
+        }
     }
 
     /// Resolve `BLOCK`, `BLOCK.REG` or `BLOCK.REG.FIELD`.
@@ -373,6 +401,33 @@ fn expand_regs(regs: Vec<RegDef>) -> Result<Vec<RegDef>> {
     Ok(out)
 }
 
+/// `FILE:LINE`.
+fn where_(l: &Loc) -> String {
+    format!("{}:{}", l.file.display(), l.line)
+}
+
+/// Two of the half-open spans `[start, end)` that overlap, `(i, j)` with
+/// `i` defined first, or None.
+fn first_overlap(spans: &[(u64, u64)]) -> Option<(usize, usize)> {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| (spans[i].0, i));
+    // The span seen so far that reaches furthest.
+    let mut reach: Option<usize> = None;
+    for &i in &order {
+        if let Some(r) = reach {
+            if spans[i].0 < spans[r].1 {
+                return Some((r.min(i), r.max(i)));
+            }
+            if spans[i].1 > spans[r].1 {
+                reach = Some(i);
+            }
+        } else {
+            reach = Some(i);
+        }
+    }
+    None
+}
+
 fn check_block(b: &BlockDef) -> Result<()> {
     for r in &b.regs {
         let wb = r.width.bytes() as u64;
@@ -396,6 +451,27 @@ fn check_block(b: &BlockDef) -> Result<()> {
                 ),
             ));
         }
+    }
+    let spans: Vec<(u64, u64)> = b
+        .regs
+        .iter()
+        .map(|r| (r.offset, r.offset + r.width.bytes() as u64))
+        .collect();
+    if let Some((i, j)) = first_overlap(&spans) {
+        let (a, r) = (&b.regs[i], &b.regs[j]);
+        return Err(parse::at(
+            &r.loc,
+            format!(
+                "register {} at offset 0x{:X} ({} bits) overlaps register {} at offset 0x{:X} ({} bits) at {}",
+                r.name,
+                r.offset,
+                r.width.bits(),
+                a.name,
+                a.offset,
+                a.width.bits(),
+                where_(&a.loc)
+            ),
+        ));
     }
     if !b.base.is_multiple_of(8)
         && b.regs
