@@ -145,6 +145,113 @@ fn size_suffixes_in_any_case() {
     fails(&o, 2, "unknown suffix 'kbb'");
 }
 
+/// A pcap file made by `mmkit gen`, with the version and link-type fields
+/// of its file header replaced.
+fn crafted_pcap(t: &TempDir, name: &str, major: u16, minor: u16, link: u32) -> String {
+    let base = t.s("base.pcap");
+    if !t.join("base.pcap").exists() {
+        run_ok(&["gen", "--layout", "pcap", "-s", "8K", &base]);
+    }
+    let mut d = std::fs::read(&base).unwrap();
+    assert_eq!(d[..4], 0xA1B2_C3D4u32.to_le_bytes());
+    d[4..6].copy_from_slice(&major.to_le_bytes());
+    d[6..8].copy_from_slice(&minor.to_le_bytes());
+    d[20..24].copy_from_slice(&link.to_le_bytes());
+    let p = t.s(name);
+    std::fs::write(&p, d).unwrap();
+    p
+}
+
+/// Does `tool args… FILE` accept the file (exit 0)?
+fn accepts(tool: &str, args: &[&str], file: &str) -> bool {
+    std::process::Command::new(tool)
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("spawn the peer")
+        .status
+        .success()
+}
+
+#[test]
+fn pcap_headers_judged_as_the_peers_judge_them() {
+    if !wireshark_peers() {
+        return;
+    }
+    let t = TempDir::new("pe-pcaphdr");
+    // (major, minor, link type). capinfos (Wireshark's reader) is the peer
+    // for the link-type field and majors below 2. It reads every 2.x and
+    // later version, where libpcap (tcpdump) refuses versions past 2.4:
+    // those are judged against tcpdump. Unknown link types are left out:
+    // both peers refuse them, mmkit does not interpret the link type.
+    let capinfos_cases: &[(u16, u16, u32)] = &[
+        (2, 4, 1),
+        (2, 3, 1),
+        (1, 4, 1),
+        (0, 0, 1),
+        (2, 4, 0x0001_0001),
+        (2, 4, 0x0200_0001),
+        (2, 4, 0x03FF_0001),
+        (2, 4, 0x0400_0001),
+        (2, 4, 0x1400_0001),
+        (2, 4, 0xF000_0001),
+        (2, 4, 0xF400_0001),
+        (2, 4, 0x0800_0001),
+    ];
+    let tcpdump_cases: &[(u16, u16, u32)] = &[(2, 5, 1), (3, 0, 1), (2, 4, 0x0010_0001)];
+    let have_tcpdump = have_tool("tcpdump");
+    for (i, &(major, minor, link)) in capinfos_cases.iter().chain(tcpdump_cases).enumerate() {
+        let f = crafted_pcap(&t, &format!("c{i}.pcap"), major, minor, link);
+        let peer = if i < capinfos_cases.len() {
+            accepts("capinfos", &[], &f)
+        } else if have_tcpdump {
+            accepts("tcpdump", &["-nr"], &f)
+        } else {
+            eprintln!("SKIP {major}.{minor}: tcpdump is not installed");
+            continue;
+        };
+        let what = format!("version {major}.{minor}, link type 0x{link:08X}");
+        let o = run(&["check", &f]);
+        let c = code(&o);
+        assert_eq!(c == 0, peer, "check, {what}: {}", stderr(&o));
+        if !peer {
+            assert_eq!(c, 3, "check, {what}: {}", stderr(&o));
+            // check reports on stdout
+            let msg = stdout(&o);
+            assert!(
+                msg.contains("reserved bits") || msg.contains("unsupported pcap version"),
+                "{what}: {msg}"
+            );
+            let out = t.s(&format!("o{i}"));
+            let o = run(&["split", &f, "-o", &out, "--size", "4K"]);
+            assert_eq!(code(&o), 3, "split, {what}: {}", stderr(&o));
+            let data = std::fs::read(&f).unwrap();
+            std::fs::create_dir_all(&out).unwrap();
+            let o = run_stdin(&["split", "-", "-o", &out, "--size", "4K"], &data);
+            assert_eq!(code(&o), 3, "stream split, {what}: {}", stderr(&o));
+            assert_no_temporaries(t.join(&format!("o{i}")).as_path(), &what);
+        }
+    }
+}
+
+#[test]
+fn pcap_versions_that_keep_the_lengths_the_other_way_round_are_refused() {
+    // libpcap reads 2.0-2.2 and DG/UX's 543.0 with orig_len before
+    // incl_len; mmkit reads only the 2.3/2.4 order, and says so.
+    let t = TempDir::new("pe-pcapold");
+    for (major, minor) in [(2, 0), (2, 2), (543, 0)] {
+        let f = crafted_pcap(&t, &format!("v{major}.{minor}.pcap"), major, minor, 1);
+        let o = run(&["check", &f]);
+        assert_eq!(code(&o), 3);
+        let want = format!(
+            "unsupported pcap version {major}.{minor}: mmkit reads versions 2.4 and 2.3 at byte 4"
+        );
+        assert!(stdout(&o).contains(&want), "{}", stdout(&o));
+        let o = run(&["split", &f, "-o", &t.s("out"), "-n"]);
+        fails(&o, 3, &format!("unsupported pcap version {major}.{minor}"));
+    }
+}
+
 #[test]
 fn register_maps_that_define_one_address_twice_are_refused() {
     let t = TempDir::new("pe-regov");
