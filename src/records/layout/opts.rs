@@ -214,7 +214,7 @@ impl LayoutOpts {
             return Ok(());
         }
         Err(Error::usage(format!(
-            "pcapng blocks carry their own lengths and byte order: drop {} (only --max-record applies)",
+            "pcapng blocks carry their own lengths and byte order: drop the record geometry flags {} (only --max-record applies)",
             set.join(", ")
         )))
     }
