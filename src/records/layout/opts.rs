@@ -33,6 +33,15 @@ fn small(v: u64, what: &str) -> Result<usize> {
     Ok(v as usize)
 }
 
+/// The flag names whose condition holds.
+fn named(flags: &[(bool, &'static str)]) -> Vec<&'static str> {
+    flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect()
+}
+
 /// A field width: 1, 2, 4 or 8 bytes.
 fn width(v: u64, what: &str) -> Result<u8> {
     match v {
@@ -172,14 +181,11 @@ impl LayoutOpts {
         if !self.no_magic {
             return Ok(());
         }
-        let magic: Vec<&str> = [
+        let magic: Vec<&str> = named(&[
             (self.magic.is_some(), "--magic"),
             (self.magic_offset.is_some(), "--magic-offset"),
             (self.magic_width.is_some(), "--magic-width"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+        ]);
         if magic.is_empty() {
             return Ok(());
         }
@@ -193,7 +199,7 @@ impl LayoutOpts {
     /// record flags it would otherwise silently ignore (only `--max-record`
     /// applies).
     pub(crate) fn refuse_for_pcapng(&self) -> Result<()> {
-        let set: Vec<&str> = [
+        let set: Vec<&str> = named(&[
             (self.header_len.is_some(), "--header-len"),
             (self.rec_header_len.is_some(), "--rec-header-len"),
             (self.len_offset.is_some(), "--len-offset"),
@@ -206,10 +212,7 @@ impl LayoutOpts {
             (self.magic_width.is_some(), "--magic-width"),
             (self.no_magic, "--no-magic"),
             (self.allow_empty, "--allow-empty"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+        ]);
         if set.is_empty() {
             return Ok(());
         }
@@ -222,32 +225,26 @@ impl LayoutOpts {
     /// The pcap layout is fixed by its format and the file's magic: refuse
     /// every flag it would otherwise silently ignore.
     fn refuse_for_pcap(&self) -> Result<()> {
-        let geometry: Vec<&str> = [
+        let geometry: Vec<&str> = named(&[
             (self.header_len.is_some(), "--header-len"),
             (self.rec_header_len.is_some(), "--rec-header-len"),
             (self.len_offset.is_some(), "--len-offset"),
             (self.len_width.is_some(), "--len-width"),
             (self.len_includes_header, "--len-includes-header"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+        ]);
         if !geometry.is_empty() {
             return Err(Error::usage(format!(
                 "the pcap record header is fixed (16 bytes, incl_len at offset 8 counting the payload only): drop {}, or use --layout custom",
                 geometry.join(", ")
             )));
         }
-        let from_file: Vec<&str> = [
+        let from_file: Vec<&str> = named(&[
             (self.endian.is_some(), "--endian"),
             (self.len_endian.is_some(), "--len-endian"),
             (self.magic.is_some(), "--magic"),
             (self.magic_offset.is_some(), "--magic-offset"),
             (self.magic_width.is_some(), "--magic-width"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+        ]);
         if !from_file.is_empty() {
             return Err(Error::usage(format!(
                 "pcap byte order and magic come from the file; drop {}",
@@ -260,14 +257,11 @@ impl LayoutOpts {
     /// Why a custom layout (explicit, or implied by `--rec-header-len`)
     /// cannot be built: which flags are missing.
     fn custom_incomplete(&self) -> Error {
-        let missing: Vec<&str> = [
+        let missing: Vec<&str> = named(&[
             (self.header_len.is_none(), "--header-len N"),
             (self.rec_header_len.is_none(), "--rec-header-len N"),
             (self.len_offset.is_none(), "--len-offset N"),
-        ]
-        .into_iter()
-        .filter_map(|(unset, f)| unset.then_some(f))
-        .collect();
+        ]);
         let msg = if self.layout == LayoutKind::Auto {
             format!(
                 "--rec-header-len without --layout means a custom layout, which also needs {}",

@@ -409,21 +409,19 @@ fn where_(l: &Loc) -> String {
 /// Two of the half-open spans `[start, end)` that overlap, `(i, j)` with
 /// `i` defined first, or None.
 fn first_overlap(spans: &[(u64, u64)]) -> Option<(usize, usize)> {
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| (spans[i].0, i));
-    // The span seen so far that reaches furthest.
-    let mut reach: Option<usize> = None;
-    for &i in &order {
-        if let Some(r) = reach {
-            if spans[i].0 < spans[r].1 {
-                return Some((r.min(i), r.max(i)));
-            }
-            if spans[i].1 > spans[r].1 {
-                reach = Some(i);
-            }
-        } else {
-            reach = Some(i);
+    // The spans seen so far, by start; they do not overlap each other, so
+    // a new one can only overlap its neighbours.
+    let mut seen: Vec<usize> = Vec::with_capacity(spans.len());
+    for (j, &(start, end)) in spans.iter().enumerate() {
+        let at = seen.partition_point(|&i| spans[i].0 < start);
+        let before = at.checked_sub(1).map(|k| seen[k]);
+        if let Some(i) = before.filter(|&i| spans[i].1 > start) {
+            return Some((i, j));
         }
+        if let Some(&i) = seen.get(at).filter(|&&i| spans[i].0 < end) {
+            return Some((i, j));
+        }
+        seen.insert(at, j);
     }
     None
 }
