@@ -5,7 +5,10 @@
 //!   spaces, no trailing characters, no overflow.
 //! * **SIZE**: a NUMBER followed by an optional suffix, as GNU split:
 //!   `K`/`M`/`G`/`T` (and `KiB`…) are powers of 1024, `KB`/`MB`/`GB`/`TB`
-//!   powers of 1000, `B` or nothing is bytes.
+//!   powers of 1000, `B` or nothing is bytes. The suffix is read without
+//!   regard to case (`1kb` = `1KB`, `1m` = `1M`, `1kib` = `1KiB`): what
+//!   tells 1000 from 1024 is the `B` after the letter (`i` before it
+//!   keeps 1024), never the case.
 //!
 //! Every flag and argument that takes a number (addresses, values, magics,
 //! offsets, widths of fields, sizes) uses these two functions.
@@ -58,24 +61,42 @@ pub(crate) fn parse_size(s: &str) -> Result<u64> {
         return Err(Error::usage(format!("bad size '{s}': expected a number")));
     }
     let n = parse_num(num).map_err(|e| Error::usage(format!("bad size '{s}': {}", e.msg)))?;
-    let mult: u64 = match suffix {
-        "" | "B" | "c" => 1,
-        "K" | "k" | "KiB" => 1 << 10,
-        "M" | "m" | "MiB" => 1 << 20,
-        "G" | "g" | "GiB" => 1 << 30,
-        "T" | "t" | "TiB" => 1 << 40,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        _ => {
-            return Err(Error::usage(format!(
-                "bad size '{s}': unknown suffix '{suffix}' (use K, M, G for 1024^n or KB, MB, GB for 1000^n)"
-            )));
-        }
-    };
+    let mult = suffix_mult(suffix).ok_or_else(|| {
+        Error::usage(format!(
+            "bad size '{s}': unknown suffix '{suffix}' (use K, M, G, T for 1024^n or KB, MB, GB, TB for 1000^n; any case)"
+        ))
+    })?;
     n.checked_mul(mult)
         .ok_or_else(|| Error::usage(format!("bad size '{s}': too large")))
+}
+
+/// The multiplier of a SIZE suffix, case-insensitive: `` / `B` / `c` 1,
+/// `K` = `KiB` 1024, `KB` 1000, and so on for M, G, T.
+fn suffix_mult(suffix: &str) -> Option<u64> {
+    let mut b = [0u8; 3];
+    if suffix.len() > b.len() {
+        return None;
+    }
+    for (d, c) in b.iter_mut().zip(suffix.bytes()) {
+        *d = c.to_ascii_uppercase();
+    }
+    let (letter, rest) = match &b[..suffix.len()] {
+        [] | [b'B'] | [b'C'] => return Some(1),
+        [l, rest @ ..] => (*l, rest),
+    };
+    let power = match letter {
+        b'K' => 1,
+        b'M' => 2,
+        b'G' => 3,
+        b'T' => 4,
+        _ => return None,
+    };
+    let base: u64 = match rest {
+        [] | [b'I', b'B'] => 1024,
+        [b'B'] => 1000,
+        _ => return None,
+    };
+    Some(base.pow(power))
 }
 
 /// argh adapter for SIZE flags.
@@ -148,6 +169,40 @@ mod tests {
         assert_eq!(parse_size("0x10K").unwrap(), 16 << 10);
         assert_eq!(parse_size("010").unwrap(), 8);
         assert_eq!(parse_size("2T").unwrap(), 2 << 40);
+    }
+
+    #[test]
+    fn suffixes_in_any_case() {
+        for (s, want) in [
+            ("1k", 1 << 10),
+            ("1K", 1 << 10),
+            ("1kib", 1 << 10),
+            ("1KIB", 1 << 10),
+            ("1KiB", 1 << 10),
+            ("1kb", 1000),
+            ("1kB", 1000),
+            ("1Kb", 1000),
+            ("1KB", 1000),
+            ("1m", 1 << 20),
+            ("1mb", 1_000_000),
+            ("1MiB", 1 << 20),
+            ("1mib", 1 << 20),
+            ("1g", 1 << 30),
+            ("1Gb", 1_000_000_000),
+            ("1gib", 1 << 30),
+            ("1t", 1 << 40),
+            ("1tb", 1_000_000_000_000),
+            ("1tib", 1 << 40),
+            ("7b", 7),
+            ("7B", 7),
+            ("7c", 7),
+            ("7C", 7),
+        ] {
+            assert_eq!(parse_size(s).unwrap(), want, "{s}");
+        }
+        for bad in ["1kk", "1ki", "1kbb", "1ib", "1bk", "1kibx", "1p", "1K B"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub(crate) const DEFAULT_MAX_RECORD: u64 = 64 << 20;
 pub(crate) const PCAP_MAGIC_US: u32 = 0xA1B2_C3D4;
 pub(crate) const PCAP_MAGIC_NS: u32 = 0xA1B2_3C4D;
 pub(crate) const PCAPNG_MAGIC: u32 = 0x0A0D_0D0A;
+/// Bits 16-25 of the pcap link-type field: reserved (28-31 hold an FCS
+/// length, 26 says it is there).
+const PCAP_LINK_RESERVED: u64 = 0x03FF_0000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -252,6 +255,23 @@ impl Layout {
                 return Err(Error::malformed(format!("not a pcap file: magic 0x{le:08X}")).at(0));
             }
         };
+        let major = read_uint(&h[4..6], 2, endian);
+        let minor = read_uint(&h[6..8], 2, endian);
+        if major != 2 || !matches!(minor, 3 | 4) {
+            // libpcap refuses majors below 2 and versions past 2.4; 2.0-2.2
+            // (and DG/UX's 543.0) keep incl_len and orig_len the other way round.
+            return Err(Error::malformed(format!(
+                "unsupported pcap version {major}.{minor}: mmkit reads versions 2.4 and 2.3"
+            ))
+            .at(4));
+        }
+        let link = read_uint(&h[20..24], 4, endian);
+        if link & PCAP_LINK_RESERVED != 0 {
+            return Err(Error::malformed(format!(
+                "pcap link-type field 0x{link:08X} has reserved bits 16-25 set (libpcap and Wireshark refuse it)"
+            ))
+            .at(20));
+        }
         let snaplen = read_uint(&h[16..20], 4, endian) as u32;
         Ok(Layout::pcap(endian, nanos, snaplen))
     }
@@ -511,10 +531,12 @@ mod tests {
     fn pcap_detection() {
         let mut h = [0u8; 24];
         h[..4].copy_from_slice(&PCAP_MAGIC_US.to_le_bytes());
+        h[4..8].copy_from_slice(&[2, 0, 4, 0]);
         h[16..20].copy_from_slice(&65535u32.to_le_bytes());
         let l = Layout::pcap_from_header(&h).unwrap();
         assert_eq!((l.endian, l.pcap_nanos), (Endian::Little, false));
         h[..4].copy_from_slice(&PCAP_MAGIC_NS.to_be_bytes());
+        h[4..8].copy_from_slice(&[0, 2, 0, 4]);
         let l = Layout::pcap_from_header(&h).unwrap();
         assert_eq!((l.endian, l.pcap_nanos), (Endian::Big, true));
         h[..4].copy_from_slice(&PCAPNG_MAGIC.to_le_bytes());

@@ -33,6 +33,23 @@ fn small(v: u64, what: &str) -> Result<usize> {
     Ok(v as usize)
 }
 
+/// The flag names whose condition holds.
+fn named(flags: &[(bool, &'static str)]) -> Vec<&'static str> {
+    flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+/// A field width: 1, 2, 4 or 8 bytes.
+fn width(v: u64, what: &str) -> Result<u8> {
+    match v {
+        1 | 2 | 4 | 8 => Ok(v as u8),
+        _ => Err(Error::usage(format!("{what} {v} must be 1, 2, 4 or 8"))),
+    }
+}
+
 impl LayoutOpts {
     pub(crate) fn named(layout: LayoutKind) -> LayoutOpts {
         LayoutOpts {
@@ -44,6 +61,7 @@ impl LayoutOpts {
     /// Resolve against the first bytes of the file (`head`, up to 24 bytes
     /// are enough for pcap detection; may be shorter for tiny files).
     pub(crate) fn resolve(&self, head: &[u8]) -> Result<Layout> {
+        self.refuse_contradictions()?;
         let endian = self.endian.unwrap_or(Endian::Little);
         let is_pcap_magic = head.len() >= 4 && {
             let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
@@ -114,7 +132,7 @@ impl LayoutOpts {
         if name != "pcap" {
             // (pcap: flags it cannot honour were refused above)
             if let Some(w) = self.len_width {
-                l.len_width = w.min(255) as u8;
+                l.len_width = width(w, "--len-width")?;
             }
             if let Some(e) = self.len_endian {
                 l.endian = e;
@@ -137,7 +155,8 @@ impl LayoutOpts {
                     )?,
                     width: self
                         .magic_width
-                        .map(|w| w.min(255) as u8)
+                        .map(|w| width(w, "--magic-width"))
+                        .transpose()?
                         .unwrap_or(base.width),
                     value,
                 });
@@ -156,35 +175,76 @@ impl LayoutOpts {
         Ok(l)
     }
 
-    /// The pcap layout is fixed by its format and the file's magic: refuse
-    /// every flag it would otherwise silently ignore.
-    fn refuse_for_pcap(&self) -> Result<()> {
-        let geometry: Vec<&str> = [
+    /// Flags that contradict each other, whatever the layout: `--no-magic`
+    /// beside a flag that describes the magic.
+    pub(crate) fn refuse_contradictions(&self) -> Result<()> {
+        if !self.no_magic {
+            return Ok(());
+        }
+        let magic: Vec<&str> = named(&[
+            (self.magic.is_some(), "--magic"),
+            (self.magic_offset.is_some(), "--magic-offset"),
+            (self.magic_width.is_some(), "--magic-width"),
+        ]);
+        if magic.is_empty() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "--no-magic contradicts {}: give one or the other",
+            magic.join(", ")
+        )))
+    }
+
+    /// pcapng blocks carry their own lengths and byte order: refuse the
+    /// record flags it would otherwise silently ignore (only `--max-record`
+    /// applies).
+    pub(crate) fn refuse_for_pcapng(&self) -> Result<()> {
+        let set: Vec<&str> = named(&[
             (self.header_len.is_some(), "--header-len"),
             (self.rec_header_len.is_some(), "--rec-header-len"),
             (self.len_offset.is_some(), "--len-offset"),
             (self.len_width.is_some(), "--len-width"),
             (self.len_includes_header, "--len-includes-header"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+            (self.endian.is_some(), "--endian"),
+            (self.len_endian.is_some(), "--len-endian"),
+            (self.magic.is_some(), "--magic"),
+            (self.magic_offset.is_some(), "--magic-offset"),
+            (self.magic_width.is_some(), "--magic-width"),
+            (self.no_magic, "--no-magic"),
+            (self.allow_empty, "--allow-empty"),
+        ]);
+        if set.is_empty() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "pcapng blocks carry their own lengths and byte order: drop the record geometry flags {} (only --max-record applies)",
+            set.join(", ")
+        )))
+    }
+
+    /// The pcap layout is fixed by its format and the file's magic: refuse
+    /// every flag it would otherwise silently ignore.
+    fn refuse_for_pcap(&self) -> Result<()> {
+        let geometry: Vec<&str> = named(&[
+            (self.header_len.is_some(), "--header-len"),
+            (self.rec_header_len.is_some(), "--rec-header-len"),
+            (self.len_offset.is_some(), "--len-offset"),
+            (self.len_width.is_some(), "--len-width"),
+            (self.len_includes_header, "--len-includes-header"),
+        ]);
         if !geometry.is_empty() {
             return Err(Error::usage(format!(
                 "the pcap record header is fixed (16 bytes, incl_len at offset 8 counting the payload only): drop {}, or use --layout custom",
                 geometry.join(", ")
             )));
         }
-        let from_file: Vec<&str> = [
+        let from_file: Vec<&str> = named(&[
             (self.endian.is_some(), "--endian"),
             (self.len_endian.is_some(), "--len-endian"),
             (self.magic.is_some(), "--magic"),
             (self.magic_offset.is_some(), "--magic-offset"),
             (self.magic_width.is_some(), "--magic-width"),
-        ]
-        .into_iter()
-        .filter_map(|(set, f)| set.then_some(f))
-        .collect();
+        ]);
         if !from_file.is_empty() {
             return Err(Error::usage(format!(
                 "pcap byte order and magic come from the file; drop {}",
@@ -197,14 +257,11 @@ impl LayoutOpts {
     /// Why a custom layout (explicit, or implied by `--rec-header-len`)
     /// cannot be built: which flags are missing.
     fn custom_incomplete(&self) -> Error {
-        let missing: Vec<&str> = [
+        let missing: Vec<&str> = named(&[
             (self.header_len.is_none(), "--header-len N"),
             (self.rec_header_len.is_none(), "--rec-header-len N"),
             (self.len_offset.is_none(), "--len-offset N"),
-        ]
-        .into_iter()
-        .filter_map(|(unset, f)| unset.then_some(f))
-        .collect();
+        ]);
         let msg = if self.layout == LayoutKind::Auto {
             format!(
                 "--rec-header-len without --layout means a custom layout, which also needs {}",
@@ -259,6 +316,7 @@ mod tests {
         );
         let mut h = [0u8; 24];
         h[..4].copy_from_slice(&PCAP_MAGIC_US.to_be_bytes());
+        h[4..8].copy_from_slice(&[0, 2, 0, 4]);
         let p = LayoutOpts::named(LayoutKind::Auto).resolve(&h).unwrap();
         assert_eq!((p.name, p.endian), ("pcap", Endian::Big));
         assert!("bogus".parse::<LayoutKind>().is_err());

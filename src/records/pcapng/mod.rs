@@ -50,18 +50,8 @@ pub(crate) fn wanted(src: &Input, opts: &LayoutOpts) -> Result<bool> {
     } else if !looks_like_pcapng(&head) {
         return Ok(false);
     }
-    if opts.header_len.is_some()
-        || opts.rec_header_len.is_some()
-        || opts.len_offset.is_some()
-        || opts.len_width.is_some()
-        || opts.endian.is_some()
-        || opts.len_endian.is_some()
-        || opts.magic.is_some()
-    {
-        return Err(Error::usage(
-            "pcapng blocks carry their own lengths and byte order: drop the record geometry flags (only --max-record applies)",
-        ));
-    }
+    opts.refuse_contradictions()?;
+    opts.refuse_for_pcapng()?;
     Ok(true)
 }
 

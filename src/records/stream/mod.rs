@@ -323,6 +323,8 @@ fn read_header(w: &mut Walk, src: &mut Source, lopts: &LayoutOpts) -> Result<(Fr
         if let Err(e) = crate::pcapng::detect(w.avail()) {
             return Err(Error::malformed(e.to_string()).at(0));
         }
+        lopts.refuse_contradictions()?;
+        lopts.refuse_for_pcapng()?;
         let max = super::pcapng::max_block(lopts);
         let (header, prefix) = pcapng::read_shb(w, src, max)?;
         return Ok((Framing::Pcapng(prefix, max), header));

@@ -199,7 +199,7 @@ impl RegisterMap {
             self.blocks.push(b);
         }
         self.files.extend(other.files);
-        Ok(())
+        self.check_block_overlaps()
     }
 
     fn check_new_block(&self, b: &BlockDef) -> Result<()> {
@@ -247,7 +247,35 @@ impl RegisterMap {
                 }
             }
         }
-        Ok(())
+        self.check_block_overlaps()
+    }
+
+    /// No two blocks share an address.
+    fn check_block_overlaps(&self) -> Result<()> {
+        let spans: Vec<(u64, u64)> = self
+            .blocks
+            .iter()
+            .map(|b| (b.base, b.base.saturating_add(b.size)))
+            .collect();
+        match first_overlap(&spans) {
+            None => Ok(()),
+            Some((i, j)) => {
+                let (a, b) = (&self.blocks[i], &self.blocks[j]);
+                Err(parse::at(
+                    &b.loc,
+                    format!(
+                        "block {} (0x{:X}, size 0x{:X}) overlaps block {} (0x{:X}, size 0x{:X}) at {}",
+                        b.name,
+                        b.base,
+                        b.size,
+                        a.name,
+                        a.base,
+                        a.size,
+                        where_(&a.loc)
+                    ),
+                ))
+            }
+        }
     }
 
     /// Resolve `BLOCK`, `BLOCK.REG` or `BLOCK.REG.FIELD`.
@@ -373,6 +401,31 @@ fn expand_regs(regs: Vec<RegDef>) -> Result<Vec<RegDef>> {
     Ok(out)
 }
 
+/// `FILE:LINE`.
+fn where_(l: &Loc) -> String {
+    format!("{}:{}", l.file.display(), l.line)
+}
+
+/// Two of the half-open spans `[start, end)` that overlap, `(i, j)` with
+/// `i` defined first, or None.
+fn first_overlap(spans: &[(u64, u64)]) -> Option<(usize, usize)> {
+    // The spans seen so far, by start; they do not overlap each other, so
+    // a new one can only overlap its neighbours.
+    let mut seen: Vec<usize> = Vec::with_capacity(spans.len());
+    for (j, &(start, end)) in spans.iter().enumerate() {
+        let at = seen.partition_point(|&i| spans[i].0 < start);
+        let before = at.checked_sub(1).map(|k| seen[k]);
+        if let Some(i) = before.filter(|&i| spans[i].1 > start) {
+            return Some((i, j));
+        }
+        if let Some(&i) = seen.get(at).filter(|&&i| spans[i].0 < end) {
+            return Some((i, j));
+        }
+        seen.insert(at, j);
+    }
+    None
+}
+
 fn check_block(b: &BlockDef) -> Result<()> {
     for r in &b.regs {
         let wb = r.width.bytes() as u64;
@@ -396,6 +449,27 @@ fn check_block(b: &BlockDef) -> Result<()> {
                 ),
             ));
         }
+    }
+    let spans: Vec<(u64, u64)> = b
+        .regs
+        .iter()
+        .map(|r| (r.offset, r.offset + r.width.bytes() as u64))
+        .collect();
+    if let Some((i, j)) = first_overlap(&spans) {
+        let (a, r) = (&b.regs[i], &b.regs[j]);
+        return Err(parse::at(
+            &r.loc,
+            format!(
+                "register {} at offset 0x{:X} ({} bits) overlaps register {} at offset 0x{:X} ({} bits) at {}",
+                r.name,
+                r.offset,
+                r.width.bits(),
+                a.name,
+                a.offset,
+                a.width.bits(),
+                where_(&a.loc)
+            ),
+        ));
     }
     if !b.base.is_multiple_of(8)
         && b.regs

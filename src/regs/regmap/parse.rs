@@ -31,9 +31,20 @@ pub fn at(loc: &Loc, msg: impl std::fmt::Display) -> Error {
 
 /// Read and parse `path` (and what it includes) into `map`.
 pub fn parse_file(path: &Path, map: &mut RegisterMap, depth: usize) -> Result<()> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| Error::io("cannot read register map", e).with_path(path))?;
-    parse_text(&text, path, map, depth)
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let bad = e.valid_up_to();
+        let loc = Loc {
+            file: std::sync::Arc::new(path.to_path_buf()),
+            line: bytes[..bad].iter().filter(|b| **b == b'\n').count() + 1,
+        };
+        at(
+            &loc,
+            format!("not UTF-8 text: byte 0x{:02X} at offset {bad}", bytes[bad]),
+        )
+    })?;
+    parse_text(text, path, map, depth)
 }
 
 /// One line cut into words and an optional quoted description.

@@ -266,3 +266,68 @@ fn shipped_maps_parse() {
     let all = mips.matching(None);
     assert!(all.iter().all(|(b, r)| b.addr(r) != 0x1F00_0500));
 }
+
+#[test]
+fn overlaps_are_refused_naming_both() {
+    for (text, line, needle) in [
+        (
+            "block a 0 0x10\n reg R 0 32\n reg S 0 32\n",
+            3,
+            "register S at offset 0x0 (32 bits) overlaps register R at offset 0x0 (32 bits) at t.regs:2",
+        ),
+        (
+            "block a 0 0x10\n reg R 0x4 32\n reg W 0 64\n",
+            3,
+            "register W at offset 0x0 (64 bits) overlaps register R",
+        ),
+        (
+            "block a 0 0x10\n reg S 0x8 32\n reg R 0 32\n reg T 0x2 16\n",
+            4,
+            "register T at offset 0x2 (16 bits) overlaps register R at offset 0x0 (32 bits) at t.regs:3",
+        ),
+        (
+            "block a 0 0x100\n reg A[4] 0 32 stride=0\n",
+            2,
+            "register A1 at offset 0x0 (32 bits) overlaps register A0",
+        ),
+        (
+            "block a 0x1000 0x100\nblock b 0x10FF 0x10\n",
+            2,
+            "block b (0x10FF, size 0x10) overlaps block a (0x1000, size 0x100) at t.regs:1",
+        ),
+        (
+            "block b 0x10FF 0x10\nblock a 0x1000 0x100\n",
+            2,
+            "block a (0x1000, size 0x100) overlaps block b (0x10FF, size 0x10) at t.regs:1",
+        ),
+        (
+            "block g[2] 0x1000 0x100 stride=0x80\n",
+            1,
+            "block g1 (0x1080, size 0x100) overlaps block g0",
+        ),
+    ] {
+        let msg = err(text);
+        let want = format!("t.regs:{line}: ");
+        assert!(
+            msg.starts_with(&want),
+            "{text:?}: {msg:?} should start with {want:?}"
+        );
+        assert!(msg.contains(needle), "{text:?}: {msg:?} lacks {needle:?}");
+    }
+    // Touching is not overlapping.
+    map("block a 0 0x10\n reg R 0 32\n reg S 4 32\n reg T 8 64\nblock b 0x10 0x10\n");
+    map("block g[4] 0x1000 0x100\n reg A[4] 0 16 stride=2\n");
+}
+
+#[test]
+fn maps_merged_from_two_files_may_not_overlap() {
+    let mut a = map("block a 0x1000 0x100\n");
+    let b = RegisterMap::from_text("block b 0x1080 0x10\n", Path::new("u.regs")).unwrap();
+    let e = a.merge(b).unwrap_err();
+    assert_eq!(e.kind, Kind::Malformed);
+    let msg = e.into_msg();
+    assert!(
+        msg.starts_with("u.regs:1: block b (0x1080, size 0x10) overlaps block a (0x1000, size 0x100) at t.regs:1"),
+        "{msg}"
+    );
+}
