@@ -12,7 +12,8 @@
 #   1. musl's source from Debian (`apt-get source musl`, through a private
 #      apt configuration with one deb-src line: the system's apt sources are
 #      not touched), built as a soft-float static libc with Debian's
-#      mips(el)-linux-gnu-gcc -msoft-float -march=mips32r2.
+#      mips(el)-linux-gnu-gcc -msoft-float -march=mips32r2, with musl's
+#      oldmalloc (smaller than its default mallocng).
 #   2. a stub libunwind.a (ci/mips-softfloat/unwind-stub.c): std for musl
 #      links -lunwind; gcc's libgcc_eh is hard-float and glibc-only. And
 #      ci/mips-softfloat/setname.c replaces musl's pthread_setname_np, whose
@@ -68,6 +69,9 @@ system_mirror() {
 MIRROR=${MMKIT_DEBIAN_MIRROR:-$(system_mirror)}
 # -mtune only schedules; the ISA is the Rust targets' (mips32r2, soft-float)
 MUSL_CFLAGS="-msoft-float -march=mips32r2 -mtune=24kc -Os -pipe"
+# musl's older allocator: 1,004 bytes less in the mipsel mmkit than the
+# default mallocng
+MUSL_MALLOC=oldmalloc
 # FPU instructions (coprocessor 1), as objdump prints them
 FPU_RE='\s(lwc1|swc1|ldc1|sdc1|lwxc1|swxc1|ldxc1|sdxc1|mtc1|mfc1|mthc1|mfhc1|cfc1|ctc1|bc1[tf]l?|(add|sub|mul|div|sqrt|abs|neg|mov|madd|msub|recip|rsqrt)\.[sdp]|cvt\.\S+|trunc\.\S+|round\.\S+|ceil\.\S+|floor\.\S+|c\.\w+\.[sdp]|mov[nzft]\.[sd])\s'
 
@@ -146,17 +150,18 @@ build_musl() {
     b=$WORK/$a/musl-build
     sys=$WORK/$a/sysroot
     stamp="$sys/.stamp"
-    want="musl=$MUSL_VERSION cc=$("$prefix-gcc" -dumpfullversion) cflags=$MUSL_CFLAGS"
+    want="musl=$MUSL_VERSION cc=$("$prefix-gcc" -dumpfullversion) cflags=$MUSL_CFLAGS malloc=$MUSL_MALLOC"
     if [ -f "$sys/lib/libc.a" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
-    log "$a: building musl $MUSL_VERSION ($MUSL_CFLAGS)"
+    log "$a: building musl $MUSL_VERSION ($MUSL_CFLAGS, $MUSL_MALLOC)"
     rm -rf "$b" "$sys"
     mkdir -p "$b"
     (
         cd "$b"
         "$MUSL/configure" --target="$prefix" --prefix="$sys" --disable-shared \
-            --disable-wrapper CC="$prefix-gcc" CFLAGS="$MUSL_CFLAGS" >configure.log 2>&1 ||
+            --disable-wrapper --with-malloc="$MUSL_MALLOC" \
+            CC="$prefix-gcc" CFLAGS="$MUSL_CFLAGS" >configure.log 2>&1 ||
             {
                 cat configure.log >&2
                 exit 1

@@ -21,6 +21,8 @@
 #     `_dl_find_object`, so a do-nothing unwinder (ci/mips-softfloat/
 #     unwind-stub.c) is linked instead. Nothing unwinds: the build uses
 #     panic=immediate-abort (MMKIT_PANIC), backtraces are simply empty.
+# ci/mips-softfloat/setname.c replaces musl's pthread_setname_np, whose snprintf
+# linked all of printf into the binary (as in ci/mips-softfloat.sh).
 #
 # Output: dist/<target>/mmkit, checked static and run (--version) under
 # qemu-user with the package's CPU. Exit 0 when every target built.
@@ -107,6 +109,11 @@ sysroot() {
         rm -f "$sr/extra/libunwind.a"
         "$triple-ar" rcs "$sr/extra/libunwind.a" "$sr/extra/unwind-stub.o"
     fi
+    # musl's pthread_setname_np formats its /proc path with snprintf, which links all of
+    # printf (~12 KB): ci/mips-softfloat/setname.c replaces it, linked as an object (so
+    # libc.a's is never pulled in), compiled against musl's headers only
+    "$triple-gcc" -nostdinc -isystem "$sr/usr/include/$mdir" -Os -Wall -Wextra -Werror \
+        -fno-asynchronous-unwind-tables -c "$REPO/ci/mips-softfloat/setname.c" -o "$sr/extra/setname.o"
     # gcc specs: musl's start files and libc instead of glibc's (static, no PIE)
     cat >"$sr/musl.specs" <<EOF
 %rename cpp_options old_cpp_options
@@ -121,7 +128,7 @@ sysroot() {
 libgcc.a%s %:if-exists(libgcc_eh.a%s)
 
 *startfile:
-$lib/crt1.o $lib/crti.o crtbeginT.o%s
+$lib/crt1.o $lib/crti.o crtbeginT.o%s $sr/extra/setname.o
 
 *endfile:
 crtend.o%s $lib/crtn.o

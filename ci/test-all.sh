@@ -55,6 +55,7 @@ if [ "$ONLY" = all ]; then
     stage cross-build bash ci/cross-build.sh
     stage mips-softfloat bash ci/mips-softfloat.sh
     stage musl-build bash ci/musl-build.sh
+    stage size-budget bash -c 'bash ci/size-budget.sh --self-test >/dev/null && bash ci/size-budget.sh'
     stage qemu-user bash ci/qemu-user-matrix.sh
     stage openwrt bash openwrt/ci.sh
     stage qemu-system bash ci/qemu-system.sh

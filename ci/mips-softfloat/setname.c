@@ -1,7 +1,7 @@
 /*
- * ci/mips-softfloat/setname.c: pthread_setname_np for the soft-float MIPS
- * musl build (see docs/mips-softfloat.md), linked before libc.a so that
- * musl's own is not.
+ * ci/mips-softfloat/setname.c: pthread_setname_np for the static musl builds
+ * (the soft-float MIPS one, see docs/mips-softfloat.md, and ci/musl-build.sh's),
+ * linked before libc.a so that musl's own is not.
  *
  * Why: musl's pthread_setname_np builds "/proc/self/task/<tid>/comm" with
  * snprintf, and that one call linked the whole printf engine into mmkit
@@ -11,7 +11,7 @@
  * this does with prctl(PR_SET_NAME) as musl does; naming another thread is
  * refused with ENOTSUP (nothing in mmkit does it).
  *
- * Compiled against the soft-float musl sysroot's headers.
+ * Compiled against the musl sysroot's headers only.
  */
 #define _GNU_SOURCE
 #include <errno.h>

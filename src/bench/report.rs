@@ -78,6 +78,18 @@ pub(crate) struct Report<'a> {
     err: Option<std::io::Error>,
 }
 
+/// The CPUs this process may run on (its affinity mask; 1 if unknown).
+fn cpus() -> usize {
+    use nix::sched::{CpuSet, sched_getaffinity};
+    let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return 1;
+    };
+    let n = (0..CpuSet::count())
+        .filter(|&i| set.is_set(i).unwrap_or(false))
+        .count();
+    n.max(1)
+}
+
 /// The 1-minute load average from /proc/loadavg.
 fn load_average() -> Option<Frac> {
     let s = std::fs::read_to_string("/proc/loadavg").ok()?;
@@ -173,7 +185,7 @@ impl<'a> Report<'a> {
             human(o.window as u64)
         ));
         self.say(&format!("            {cache}; {dura}"));
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = cpus();
         if let Some(load) = load_average() {
             let busy = if load > Frac::of(cpus as u64, 2) {
                 " -- busy machine: expect noisy timings"

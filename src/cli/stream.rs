@@ -17,7 +17,7 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         log::debug!(
             "{}: a stream: read with read() (--access {:?} applies to files)",
             a.input.display(),
-            format!("{:?}", a.access).to_lowercase()
+            access_name(a.access)
         );
     }
     let exec = match &a.exec {
@@ -97,4 +97,14 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
         Some(s) => Outcome::Interrupted(s),
         None => Outcome::Success,
     })
+}
+
+/// The `--access` value as typed (no `format!`, no Unicode lowercasing).
+fn access_name(a: crate::records::input::Access) -> &'static str {
+    use crate::records::input::Access;
+    match a {
+        Access::Auto => "auto",
+        Access::Mmap => "mmap",
+        Access::Read => "read",
+    }
 }

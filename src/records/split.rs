@@ -324,11 +324,11 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
 /// After a successful split: remove leftovers of an earlier split (with
 /// --force) and mark the manifest complete.
 fn finish(namer: &Namer, manifest: ManifestLog, mut report: SplitReport) -> Result<SplitReport> {
-    let ours: std::collections::HashSet<&Path> =
-        report.pieces.iter().map(|p| p.path.as_path()).collect();
+    let mut ours: Vec<&Path> = report.pieces.iter().map(|p| p.path.as_path()).collect();
+    ours.sort_unstable();
     let mut removed = 0;
     for p in namer.existing() {
-        if !ours.contains(p.as_path()) {
+        if ours.binary_search(&p.as_path()).is_err() {
             std::fs::remove_file(&p)
                 .context("cannot remove a leftover piece")
                 .path(&p)?;

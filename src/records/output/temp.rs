@@ -8,7 +8,6 @@
 //! the temporaries there whose process is gone — or whose PID now belongs to
 //! a process started after the file was last written (the PID was reused).
 
-use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -95,17 +94,18 @@ fn is_stale(path: &Path, pid: u32) -> bool {
     }
 }
 
-/// Directories this process has already cleaned.
-static CLEANED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+/// Directories this process has already cleaned (a handful: searched in order).
+static CLEANED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Remove stale temporaries from `dir`, once per directory per process;
 /// returns the names removed.
 pub(crate) fn remove_stale(dir: &Path) -> Vec<OsString> {
     let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
-    if !cleaned.get_or_insert_with(HashSet::new).insert(key) {
+    if cleaned.contains(&key) {
         return Vec::new();
     }
+    cleaned.push(key);
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -157,7 +157,9 @@ pub(crate) fn dest_of(name: &OsStr) -> Option<OsString> {
 pub(crate) fn keep_temps(dir: &Path) {
     let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
-    cleaned.get_or_insert_with(HashSet::new).insert(key);
+    if !cleaned.contains(&key) {
+        cleaned.push(key);
+    }
 }
 
 #[cfg(test)]

@@ -121,7 +121,9 @@ static REGIONS: [RegionSlot; SLOTS] = [const {
 static TEMPS: [TempSlot; SLOTS] = [const {
     TempSlot {
         seq: Seq::new(),
-        dirfd: AtomicI32::new(-1),
+        // Read only while the slot is live, after `register` stored the fd;
+        // all-zero statics stay in .bss (a -1 here would put 4 KiB in .data).
+        dirfd: AtomicI32::new(0),
         name: Bytes::new(),
         tree: AtomicBool::new(false),
     }
