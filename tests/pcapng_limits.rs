@@ -3,13 +3,15 @@
 //! writes a piece over `--size`: a prefix that does not fit is refused
 //! (exit 2) before anything is written when that is so at the start, and
 //! where it stops fitting otherwise, the pieces before it complete (capinfos
-//! reads them). A stream split holds at most 8 MiB of prefix (exit 10).
+//! reads them). A stream split holds at most 8 MiB of prefix (exit 10), and
+//! `check` reports every interface count in bounded memory.
 
 mod common;
 use common::pcapng::{capinfos_packets, pieces};
-use common::{TempDir, fails, mmkit, output_within, run, stderr};
+use common::{TempDir, code, emulated, fails, mmkit, output_within, run, stderr, stdout};
 use common::{names, wireshark_peers};
 use std::path::Path;
+use std::process::Stdio;
 
 /// Little-endian pcapng blocks.
 fn block(t: u32, body: &[u8]) -> Vec<u8> {
@@ -238,6 +240,37 @@ fn a_prefix_that_outgrows_the_size_mid_section_stops_there_with_the_pieces_befor
     let packets = judge_pieces(&sd, size);
     if wireshark_peers() {
         assert_eq!(packets, 200);
+    }
+}
+
+#[test]
+fn check_of_a_million_interfaces_keeps_memory_flat() {
+    let t = TempDir::new("nglim-check");
+    let f = write(&t, "million.pcapng", &many_interfaces(1_000_000, 10, 0));
+    // check: every interface counted, the first 64 described, memory flat.
+    let o = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss %M"])
+        .arg(env!("CARGO_BIN_EXE_mmkit"))
+        .args(["check", &f])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let head = &out[..out.len().min(4000)];
+    assert!(out.contains("interfaces: 1000000"), "{head}");
+    assert!(out.contains("#63 (section 0, id 63)"), "{head}");
+    assert!(!out.contains("#64 "), "{head}");
+    assert!(
+        out.contains("999936 more interfaces (0 packets) are counted, not listed"),
+        "{head}"
+    );
+    assert!(out.contains("packets:  20"), "{head}");
+    let kib = number_after(&stderr(&o), "maxrss ");
+    eprintln!("check of 1,000,000 IDBs: peak RSS {kib} KiB");
+    if !emulated() {
+        assert!(kib <= 32 * 1024, "peak RSS {kib} KiB");
     }
 }
 

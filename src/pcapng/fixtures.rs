@@ -176,7 +176,8 @@ fn stats_match_capinfos_and_tshark() {
         let fr = frames(&name);
         assert_eq!(pk.len(), fr.len(), "{name}");
         for (p, f) in pk.iter().zip(&fr) {
-            let ifc = &s.interfaces[p.interface.expect("defined interface")];
+            let i = usize::try_from(p.interface.expect("defined interface")).expect("small");
+            let ifc = &s.interfaces[i];
             let ts = p.ts.expect("EPB timestamp").to_string();
             assert_eq!(
                 (ts, p.orig_len, p.cap_len, ifc.local_id),
