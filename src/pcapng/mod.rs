@@ -27,7 +27,7 @@ use std::fmt;
 pub use block::{
     Block, BlockHeader, DEFAULT_MAX_BLOCK, Damage, Walker, decode, decode_header, valid_prefix_len,
 };
-pub use plan::{Chunk, PiecePlan, Splitter};
+pub use plan::{Chunk, PiecePlan, Splitter, TooSmall};
 pub use section::{Disposition, JoinError, Joiner, Prefix};
 pub use stats::{Interface, PacketInfo, Stats, Timestamp, TsResol};
 

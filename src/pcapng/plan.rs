@@ -69,12 +69,36 @@ impl PiecePlan {
     }
 }
 
-/// Cuts a walked pcapng input into piece plans of at most `size` bytes each
-/// (a piece whose prefix plus its one block exceed `size` holds that block alone).
+/// A block that does not fit in `--size` after the section prefix its
+/// piece must begin with: the split stops before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooSmall {
+    /// File offset of the block.
+    pub at: u64,
+    /// Its length.
+    pub block: u64,
+    /// The prefix its piece begins with (0 in the first piece).
+    pub prefix: u64,
+    /// Pieces finished before it.
+    pub pieces: u64,
+}
+
+impl TooSmall {
+    /// The smallest `--size` that holds the prefix and the block.
+    pub fn need(&self) -> u64 {
+        self.prefix + self.block
+    }
+}
+
+/// Cuts a walked pcapng input into piece plans of at most `size` bytes
+/// each. A block that does not fit next to the prefix is refused
+/// ([`TooSmall`]): no piece is ever over `size`. Work per block is O(1);
+/// the prefix is copied once per piece (it is at most `size`).
 pub struct Splitter {
     prefix: Prefix,
     size: u64,
     cur: PiecePlan,
+    pieces: u64,
 }
 
 impl Splitter {
@@ -83,33 +107,55 @@ impl Splitter {
             prefix: Prefix::new(),
             size,
             cur: PiecePlan::default(),
+            pieces: 0,
         }
     }
 
     /// Feeds the next valid block (file offset, type, whole bytes). Returns
     /// the plan of the piece this block closed, if it did not fit.
-    pub fn feed(&mut self, offset: u64, block_type: u32, bytes: &[u8]) -> Option<PiecePlan> {
+    pub fn feed(
+        &mut self,
+        offset: u64,
+        block_type: u32,
+        bytes: &[u8],
+    ) -> Result<Option<PiecePlan>, TooSmall> {
         self.feed_sized(offset, block_type, bytes.len() as u64, bytes)
     }
 
     /// [`Splitter::feed`] for a walk that does not hold whole packet blocks:
     /// `len` is the block's total length; `bytes` is the whole block for an
     /// SHB, IDB or DSB (the prefix keeps them) and may be just its first
-    /// bytes for any other type.
+    /// bytes for any other type. On [`TooSmall`] nothing changes:
+    /// [`Splitter::finish`] gives the piece before the block.
     pub fn feed_sized(
         &mut self,
         offset: u64,
         block_type: u32,
         len: u64,
         bytes: &[u8],
-    ) -> Option<PiecePlan> {
+    ) -> Result<Option<PiecePlan>, TooSmall> {
         let disp = disposition(block_type);
         let out = if disp == Disposition::Drop { 0 } else { len };
         let mut done = None;
-        if out > 0 && self.cur.blocks > 0 && self.cur.len + out > self.size {
+        let cut = out > 0 && self.cur.blocks > 0 && self.cur.len + out > self.size;
+        let start = if cut {
+            self.prefix.len() as u64
+        } else {
+            self.cur.len
+        };
+        if start + out > self.size {
+            return Err(TooSmall {
+                at: offset,
+                block: out,
+                prefix: if cut || self.pieces > 0 { start } else { 0 },
+                pieces: self.pieces,
+            });
+        }
+        if cut {
             // The new piece starts with the prefix as it stands before this block.
             let next = PiecePlan::starting_with(self.prefix.bytes());
             done = Some(std::mem::replace(&mut self.cur, next));
+            self.pieces += 1;
         }
         let end = offset + len;
         match disp {
@@ -135,13 +181,14 @@ impl Splitter {
             self.cur.blocks += 1;
         }
         self.prefix.feed(block_type, bytes);
-        done
+        Ok(done)
     }
 
     /// Close the current piece now (`--records`): its plan, `None` when it
     /// has no block; the next starts with the prefix as it stands.
     pub fn cut(&mut self) -> Option<PiecePlan> {
         (self.cur.blocks > 0).then(|| {
+            self.pieces += 1;
             let next = PiecePlan::starting_with(self.prefix.bytes());
             std::mem::replace(&mut self.cur, next)
         })
@@ -163,23 +210,36 @@ mod tests {
     use super::super::{CUSTOM_NO_COPY, EPB, SHB};
     use super::*;
 
-    fn plans(data: &[u8], size: u64) -> Vec<PiecePlan> {
+    /// The plans of a split, and the refusal that stopped it, if any.
+    fn try_plans(data: &[u8], size: u64) -> (Vec<PiecePlan>, Option<TooSmall>) {
         let mut s = Splitter::new(size);
         let mut plans = Vec::new();
+        let mut refused = None;
         for b in Walker::new(data, 0, DEFAULT_MAX_BLOCK) {
             let b = b.expect("test input is valid");
-            plans.extend(s.feed(b.offset, b.header.block_type, b.bytes));
+            match s.feed(b.offset, b.header.block_type, b.bytes) {
+                Ok(p) => plans.extend(p),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
         }
         plans.extend(s.finish());
         for p in &plans {
-            // Never over the size, unless one block alone does not fit.
-            assert!(
-                p.len <= size || p.blocks == 1,
-                "{} bytes, {} blocks",
-                p.len,
-                p.blocks
-            );
+            assert!(p.len <= size, "{} bytes, {} blocks", p.len, p.blocks);
         }
+        if let Some(r) = refused {
+            assert!(r.need() > size, "{r:?} refused under --size {size}");
+            // The pieces finished before it, and the one it would not join.
+            assert!(plans.len() as u64 - r.pieces <= 1, "{r:?}");
+        }
+        (plans, refused)
+    }
+
+    fn plans(data: &[u8], size: u64) -> Vec<PiecePlan> {
+        let (plans, refused) = try_plans(data, size);
+        assert_eq!(refused, None);
         plans
     }
 
@@ -235,7 +295,7 @@ mod tests {
         one.extend(epb(e, 0, 1, &[7; 40], &[]));
         let mut data = one.clone();
         data.extend(one.clone());
-        for size in [one.len() as u64, 100, 1] {
+        for size in [one.len() as u64, 150, 200] {
             let pieces = split(&data, size);
             assert!(pieces.len() >= 2);
             assert_eq!(join(&pieces).expect("joins"), data, "size {size}");
@@ -295,17 +355,49 @@ mod tests {
     }
 
     #[test]
-    fn oversized_block_goes_alone() {
+    fn a_block_that_does_not_fit_next_to_the_prefix_is_refused() {
         let e = Endian::Little;
         let mut data = shb(e, -1, &[]);
         data.extend(idb(e, 1, 65535, &[]));
+        let prefix = data.len() as u64;
+        data.extend(epb(e, 0, 2, &[2; 10], &[]));
+        let big_at = data.len() as u64;
         data.extend(epb(e, 0, 1, &[1; 500], &[]));
         data.extend(epb(e, 0, 2, &[2; 10], &[]));
-        let pieces = split(&data, 200);
-        // [SHB IDB] [prefix, big EPB] [prefix, small EPB]
-        assert_eq!(pieces.len(), 3);
-        assert!(pieces[1].len() > 500);
-        assert_eq!(join(&pieces).expect("joins"), data);
+        let (plans, refused) = try_plans(&data, 200);
+        // [SHB IDB EPB], then the big EPB would need prefix + 532 bytes.
+        assert_eq!(plans.len(), 1);
+        let r = refused.expect("refused");
+        assert_eq!(
+            (r.at, r.block, r.prefix, r.pieces),
+            (big_at, 532, prefix, 0)
+        );
+        assert_eq!(r.need(), prefix + 532);
+        assert_eq!(plans[0].len, big_at);
+        // The first block alone over the size: refused with no prefix.
+        let (plans, refused) = try_plans(&data, 20);
+        assert!(plans.is_empty());
+        assert_eq!(refused.map(|r| (r.at, r.prefix)), Some((0, 0)));
+    }
+
+    #[test]
+    fn a_prefix_past_the_size_stops_the_split_in_linear_work() {
+        // 100,000 IDBs after one packet: each would go alone in a piece
+        // with the whole prefix before it (quadratic bytes).
+        let e = Endian::Little;
+        let mut data = shb(e, -1, &[]);
+        data.extend(idb(e, 1, 65535, &[]));
+        data.extend(epb(e, 0, 1, &[0; 40], &[]));
+        let one = idb(e, 1, 65535, &[]);
+        for _ in 0..100_000 {
+            data.extend_from_slice(&one);
+        }
+        let size = 64 << 10;
+        let (plans, refused) = try_plans(&data, size);
+        let r = refused.expect("refused where the prefix outgrows the size");
+        assert!(r.prefix + r.block > size && r.prefix <= size, "{r:?}");
+        let planned: u64 = plans.iter().map(|p| p.len).sum();
+        assert!(planned <= 2 * size, "{planned} bytes planned");
     }
 
     fn arb_block(e: Endian) -> impl Strategy<Value = Vec<u8>> {
@@ -345,11 +437,20 @@ mod tests {
             size in 60u64..1500,
         ) {
             let data = sections.concat();
-            let pieces = split(&data, size);
+            let (plans, refused) = try_plans(&data, size);
+            let pieces: Vec<Vec<u8>> = plans
+                .iter()
+                .map(|p| p.materialize(&data).expect("ranges inside input"))
+                .collect();
             for p in &pieces {
                 prop_assert_eq!(super::super::block::valid_prefix_len(p, DEFAULT_MAX_BLOCK), p.len());
             }
-            prop_assert_eq!(join(&pieces).expect("joins"), data);
+            let joined = join(&pieces).expect("joins");
+            match refused {
+                // The pieces before the refused block join to the input before it.
+                Some(r) => prop_assert_eq!(&joined[..], &unknown_len(data[..r.at as usize].to_vec())[..]),
+                None => prop_assert_eq!(joined, data),
+            }
         }
     }
 }

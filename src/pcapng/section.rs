@@ -51,13 +51,33 @@ fn shb_endian(shb: &[u8]) -> Option<Endian> {
 }
 
 /// The current section's SHB (Section Length -1), IDBs and DSBs, in order.
+/// The IDBs and the DSBs are each kept as one run of bytes (no allocation
+/// per block), so its length is known without a walk.
 #[derive(Debug, Default, Clone)]
 pub struct Prefix {
     shb: Vec<u8>,
     endian: Option<Endian>,
-    idbs: Vec<Vec<u8>>,
-    dsbs: Vec<Vec<u8>>,
+    idbs: Vec<u8>,
+    dsbs: Vec<u8>,
     sections: u64,
+}
+
+/// The blocks of a run of whole, valid blocks of one byte order.
+#[derive(Debug, Clone)]
+pub struct Blocks<'a> {
+    rest: &'a [u8],
+    endian: Endian,
+}
+
+impl<'a> Iterator for Blocks<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let len = self.endian.u32_at(self.rest, 4)?;
+        let len = usize::try_from(len).ok().filter(|&l| l >= 12)?;
+        let (b, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(b)
+    }
 }
 
 impl Prefix {
@@ -71,7 +91,8 @@ impl Prefix {
         match block_type {
             SHB => {
                 self.endian = shb_endian(bytes);
-                self.shb = bytes.to_vec();
+                self.shb.clear();
+                self.shb.extend_from_slice(bytes);
                 if let Some(e) = self.endian {
                     set_unknown_section_length(&mut self.shb, e);
                 }
@@ -79,8 +100,8 @@ impl Prefix {
                 self.dsbs.clear();
                 self.sections += 1;
             }
-            IDB => self.idbs.push(bytes.to_vec()),
-            DSB => self.dsbs.push(bytes.to_vec()),
+            IDB => self.idbs.extend_from_slice(bytes),
+            DSB => self.dsbs.extend_from_slice(bytes),
             _ => {}
         }
         disposition(block_type)
@@ -101,27 +122,31 @@ impl Prefix {
         &self.shb
     }
 
-    /// IDBs of the current section so far; index = interface ID.
-    pub fn idbs(&self) -> &[Vec<u8>] {
-        &self.idbs
+    fn blocks<'a>(&self, run: &'a [u8]) -> Blocks<'a> {
+        Blocks {
+            rest: run,
+            endian: self.endian.unwrap_or(Endian::Little),
+        }
+    }
+
+    /// IDBs of the current section so far; position = interface ID.
+    pub fn idbs(&self) -> Blocks<'_> {
+        self.blocks(&self.idbs)
     }
 
     /// DSBs of the current section so far.
-    pub fn dsbs(&self) -> &[Vec<u8>] {
-        &self.dsbs
+    pub fn dsbs(&self) -> Blocks<'_> {
+        self.blocks(&self.dsbs)
     }
 
-    /// The prefix blocks in order (SHB, IDBs, DSBs); for vectored writes.
-    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
-        let shb = (!self.shb.is_empty()).then_some(self.shb.as_slice());
-        shb.into_iter()
-            .chain(self.idbs.iter().map(Vec::as_slice))
-            .chain(self.dsbs.iter().map(Vec::as_slice))
+    /// The prefix in order (SHB, IDBs, DSBs) as three runs; for vectored writes.
+    pub fn parts(&self) -> [&[u8]; 3] {
+        [&self.shb, &self.idbs, &self.dsbs]
     }
 
     /// Length of the prefix a piece starting now begins with.
     pub fn len(&self) -> usize {
-        self.parts().map(<[u8]>::len).sum()
+        self.shb.len() + self.idbs.len() + self.dsbs.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -230,14 +255,14 @@ impl Joiner {
             return Err(JoinError::DifferentSection);
         }
         let mut off = shb.len();
-        for (index, idb) in self.prefix.idbs().iter().enumerate() {
-            if head.get(off..off + idb.len()) != Some(idb.as_slice()) {
+        for (index, idb) in self.prefix.idbs().enumerate() {
+            if head.get(off..off + idb.len()) != Some(idb) {
                 return Err(JoinError::InterfaceMismatch { index, offset: off });
             }
             off += idb.len();
         }
-        for (index, dsb) in self.prefix.dsbs().iter().enumerate() {
-            if head.get(off..off + dsb.len()) != Some(dsb.as_slice()) {
+        for (index, dsb) in self.prefix.dsbs().enumerate() {
+            if head.get(off..off + dsb.len()) != Some(dsb) {
                 return Err(JoinError::SecretsMismatch { index, offset: off });
             }
             off += dsb.len();
@@ -302,7 +327,7 @@ mod tests {
             assert_eq!(w, want);
         }
         assert_eq!(p.sections(), 2);
-        assert_eq!(p.idbs().len(), 2, "second section starts over");
+        assert_eq!(p.idbs().count(), 2, "second section starts over");
     }
 
     #[test]

@@ -95,13 +95,30 @@ pub struct Interface {
 pub struct PacketInfo {
     pub offset: u64,
     pub block_type: u32,
-    /// Index into [`Stats::interfaces`] (numbered across sections, as
-    /// Wireshark does); `None` when the block names an undefined interface.
-    pub interface: Option<usize>,
+    /// Interface number across sections (as Wireshark numbers them; an
+    /// index into [`Stats::interfaces`] below [`DETAILED`]); `None` when the
+    /// block names an undefined interface.
+    pub interface: Option<u64>,
     /// `None` for a Simple Packet Block (it has no timestamp).
     pub ts: Option<Timestamp>,
     pub cap_len: u32,
     pub orig_len: u32,
+}
+
+/// Interfaces described in [`Stats::interfaces`]; the rest are counted
+/// (a capture may have a million: memory stays flat).
+pub const DETAILED: usize = 64;
+
+/// What the interfaces past the first [`DETAILED`] share, for their
+/// packets' timestamps and capture lengths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Rest {
+    #[default]
+    None,
+    /// All of them so far: tsresol, tsoffset, snaplen.
+    Same(TsResol, i64, u32),
+    /// They differ: their packets' timestamps are left out.
+    Mixed,
 }
 
 /// Statistics of a walked pcapng file.
@@ -110,7 +127,15 @@ pub struct Stats {
     /// Blocks per type.
     pub blocks: BTreeMap<u32, u64>,
     pub sections: u64,
+    /// The first [`DETAILED`] interfaces, across sections.
     pub interfaces: Vec<Interface>,
+    /// Interfaces described, all of them.
+    pub interface_count: u64,
+    /// Packets on interfaces past the first [`DETAILED`].
+    pub rest_packets: u64,
+    /// Of those, the packets whose timestamps are left out of the range
+    /// (their interfaces' resolutions or offsets differ).
+    pub untimed_packets: u64,
     /// EPB + SPB + PB.
     pub packets: u64,
     /// Packet blocks naming an interface the section has not described.
@@ -121,7 +146,10 @@ pub struct Stats {
     pub valid_bytes: u64,
     /// The first damage and its byte offset (the walk stops there).
     pub damage: Option<(u64, Damage)>,
-    section_start: usize,
+    /// Interface number of the section's first interface, and how many it has.
+    section_start: u64,
+    section_count: u64,
+    rest: Rest,
     endian: Option<Endian>,
 }
 
@@ -171,7 +199,8 @@ impl Stats {
                 .get(8..12)
                 .and_then(|b| b.try_into().ok())
                 .and_then(Endian::from_bom);
-            self.section_start = self.interfaces.len();
+            self.section_start = self.interface_count;
+            self.section_count = 0;
             self.sections += 1;
             return None;
         }
@@ -184,8 +213,14 @@ impl Stats {
             EPB | PB | SPB => {
                 let p = self.packet(e, offset, block_type, len, bytes)?;
                 self.packets += 1;
-                match p.interface {
-                    Some(i) => self.interfaces[i].packets += 1,
+                match p.interface.and_then(|i| usize::try_from(i).ok()) {
+                    Some(i) if i < self.interfaces.len() => self.interfaces[i].packets += 1,
+                    Some(_) => {
+                        self.rest_packets += 1;
+                        if self.rest == Rest::Mixed && block_type != SPB {
+                            self.untimed_packets += 1;
+                        }
+                    }
                     None => self.orphan_packets += 1,
                 }
                 if let Some(ts) = p.ts {
@@ -201,7 +236,7 @@ impl Stats {
     fn add_interface(&mut self, e: Endian, b: &[u8]) {
         let mut ifc = Interface {
             section: self.sections.saturating_sub(1),
-            local_id: (self.interfaces.len() - self.section_start) as u32,
+            local_id: self.section_count.min(u64::from(u32::MAX)) as u32,
             link_type: e.u16_at(b, 8).unwrap_or(0),
             snaplen: e.u32_at(b, 12).unwrap_or(0),
             tsresol: TsResol::default(),
@@ -219,7 +254,18 @@ impl Stats {
                 _ => {}
             }
         }
-        self.interfaces.push(ifc);
+        self.interface_count += 1;
+        self.section_count += 1;
+        if self.interfaces.len() < DETAILED {
+            self.interfaces.push(ifc);
+            return;
+        }
+        let this = Rest::Same(ifc.tsresol, ifc.tsoffset, ifc.snaplen);
+        self.rest = match self.rest {
+            Rest::None => this,
+            r if r == this => r,
+            _ => Rest::Mixed,
+        };
     }
 
     fn packet(&self, e: Endian, offset: u64, t: u32, len: u64, b: &[u8]) -> Option<PacketInfo> {
@@ -246,19 +292,25 @@ impl Stats {
                 )
             }
         };
-        let section_ifaces = self.interfaces.len() - self.section_start;
-        let interface = (usize::try_from(local).ok()?)
-            .lt(&section_ifaces)
-            .then(|| self.section_start + local as usize);
-        let ifc = interface.map(|i| &self.interfaces[i]);
-        let cap_len = match (t, ifc) {
-            (SPB, Some(i)) if i.snaplen > 0 => cap.min(i.snaplen),
+        let interface =
+            (u64::from(local) < self.section_count).then(|| self.section_start + u64::from(local));
+        // Resolution, offset and snaplen: described, or shared by the rest.
+        let params = match interface.map(|i| usize::try_from(i).map(|i| self.interfaces.get(i))) {
+            Some(Ok(Some(i))) => Some((i.tsresol, i.tsoffset, i.snaplen)),
+            Some(_) => match self.rest {
+                Rest::Same(r, o, s) => Some((r, o, s)),
+                _ => None,
+            },
+            None => None,
+        };
+        let cap_len = match (t, params) {
+            (SPB, Some((_, _, snap))) if snap > 0 => cap.min(snap),
             _ => cap,
         };
-        let ts = match (ts_at, ifc) {
-            (Some(at), Some(i)) => {
+        let ts = match (ts_at, params) {
+            (Some(at), Some((r, o, _))) => {
                 let ticks = (u64::from(e.u32_at(b, at)?) << 32) | u64::from(e.u32_at(b, at + 4)?);
-                i.tsresol.timestamp(ticks, i.tsoffset)
+                r.timestamp(ticks, o)
             }
             _ => None,
         };
@@ -453,6 +505,38 @@ mod tests {
             })
         );
         assert_eq!(s.interfaces[0].tsoffset, 1000);
+    }
+
+    #[test]
+    fn interfaces_past_the_first_64_are_counted_not_kept() {
+        let e = Endian::Little;
+        let mut f = shb(e, -1, &[]);
+        for _ in 0..100 {
+            f.extend(idb(e, 1, 0, &[(9, vec![3])]));
+        }
+        f.extend(epb(e, 0, 1000, b"a", &[]));
+        // Past the described ones, with the same ms resolution: timed.
+        f.extend(epb(e, 99, 5000, b"b", &[]));
+        f.extend(epb(e, 100, 9000, b"orphan", &[]));
+        let s = Stats::of(&f, MAX);
+        assert_eq!((s.interfaces.len(), s.interface_count), (DETAILED, 100));
+        assert_eq!((s.packets, s.rest_packets, s.orphan_packets), (3, 1, 1));
+        assert_eq!(s.interfaces[0].packets, 1);
+        assert_eq!(s.last_ts, Some(Timestamp { secs: 5, nanos: 0 }));
+        assert_eq!(s.untimed_packets, 0);
+        // One of them with another resolution: their packets are untimed.
+        f.extend(idb(e, 1, 0, &[]));
+        f.extend(epb(e, 70, 7000, b"c", &[]));
+        f.extend(shb(e, -1, &[]));
+        f.extend(idb(e, 1, 0, &[]));
+        f.extend(epb(e, 0, 1, b"d", &[]));
+        let s = Stats::of(&f, MAX);
+        assert_eq!(
+            (s.interface_count, s.rest_packets, s.untimed_packets),
+            (102, 3, 2)
+        );
+        assert_eq!(s.last_ts, Some(Timestamp { secs: 5, nanos: 0 }));
+        assert_eq!(s.interfaces.len(), DETAILED);
     }
 
     #[test]

@@ -186,6 +186,9 @@ pub(crate) fn run(o: &SplitOpts) -> Result<SplitReport> {
             o.size
         )));
     }
+    if records.is_none() {
+        pcapng::split::check_start(o, &mut src)?;
+    }
     let total = src.len();
     let (prefix, mut ext) = name_parts(&o.input, o.prefix.as_deref());
     if records.is_none() {

@@ -75,7 +75,7 @@ fn render(s: &Stats) -> String {
         s.valid_bytes,
         counts.join(", ")
     );
-    let _ = writeln!(o, "  interfaces: {}", s.interfaces.len());
+    let _ = writeln!(o, "  interfaces: {}", s.interface_count);
     for (i, ifc) in s.interfaces.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -93,7 +93,23 @@ fn render(s: &Stats) -> String {
             ifc.packets
         );
     }
+    let rest = s.interface_count - s.interfaces.len() as u64;
+    if rest > 0 {
+        let _ = writeln!(
+            o,
+            "    ... {rest} more interfaces ({} packets) are counted, not listed",
+            s.rest_packets
+        );
+    }
     let _ = writeln!(o, "  packets:  {}", s.packets);
+    if s.untimed_packets > 0 {
+        let _ = writeln!(
+            o,
+            "  untimed:  {} packets of interfaces past #{} are left out of the time range (those interfaces' timestamp resolutions or offsets differ)",
+            s.untimed_packets,
+            crate::pcapng::stats::DETAILED - 1
+        );
+    }
     if s.orphan_packets > 0 {
         let _ = writeln!(
             o,

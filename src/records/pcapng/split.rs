@@ -1,12 +1,14 @@
 //! `split` on a pcapng file: the blocks are walked through the windowed
 //! input and fed to the [`Splitter`], whose piece plans (the section prefix,
 //! then input ranges and the Section Length bytes of SHBs) become writer
-//! jobs. Every piece is a pcapng file on its own; none is over `--size`
-//! except a single block that does not fit next to the prefix.
+//! jobs. Every piece is a pcapng file on its own and none is over
+//! `--size`: a block that does not fit next to the prefix stops the split
+//! (exit 2), before anything is written when that is so at the start.
 
 use super::{BlockWalk, FINGERPRINT_LEN, is_packet, max_block};
-use crate::error::Result;
-use crate::pcapng::{Chunk, PiecePlan, Splitter};
+use crate::error::{Error, Result};
+use crate::pcapng::section::{Disposition, disposition};
+use crate::pcapng::{DSB, IDB, PiecePlan, SHB, Splitter, TooSmall};
 use crate::records::input::Input;
 use crate::records::pieces::{Entry, Namer, fingerprint};
 use crate::records::split::{Job, Piece, SplitOpts, SplitReport};
@@ -45,6 +47,63 @@ pub(crate) fn piece_packets(src: &mut Input, start: u64, max: u32) -> Result<(u6
     Ok((p.count, p.first, p.last))
 }
 
+/// Refuses `--size` (exit 2) when the section prefix at the start (the
+/// first SHB and the IDBs and DSBs right after it) and the first block
+/// after it do not fit in one piece; reads only those blocks, before any
+/// output exists. Damage is left to the split's walk.
+pub(crate) fn check_start(o: &SplitOpts, src: &mut Input) -> Result<()> {
+    let mut w = BlockWalk::new(0, src.len(), max_block(&o.layout));
+    let (mut prefix, mut idbs, mut dsbs) = (0u64, 0u64, 0u64);
+    let mut first = None;
+    while let Ok(Some(b)) = w.next(src) {
+        let t = b.header.block_type;
+        match t {
+            SHB if prefix == 0 => {}
+            IDB => idbs += 1,
+            DSB => dsbs += 1,
+            _ if disposition(t) == Disposition::Drop => continue,
+            _ => {
+                first = Some(b);
+                break;
+            }
+        }
+        prefix += b.len();
+    }
+    let block = first.map_or(0, |b| b.len());
+    if prefix + block <= o.size {
+        return Ok(());
+    }
+    let after = match first {
+        Some(b) => format!(
+            " and the first block after it (at byte {}) is {block} bytes",
+            b.offset
+        ),
+        None => String::new(),
+    };
+    Err(Error::usage(format!(
+        "the section prefix at the start is {prefix} bytes (its SHB, {idbs} IDB(s), {dsbs} DSB(s)){after}: every piece begins with that prefix, so --size {} cannot hold one; the smallest workable --size is {}",
+        o.size,
+        prefix + block
+    ))
+    .with_path(src.path())
+    .at(0))
+}
+
+/// The error of a split stopped at a block that does not fit.
+fn too_small(o: &SplitOpts, src: &Input, r: TooSmall, done: usize) -> Error {
+    Error::usage(format!(
+        "the block at byte {} ({} bytes) does not fit in --size {} after the {}-byte section prefix its piece begins with (the section's SHB, IDBs and DSBs so far): --size {} or more gets past it; the {} piece(s) before it are complete",
+        r.at,
+        r.block,
+        o.size,
+        r.prefix,
+        r.need(),
+        done
+    ))
+    .with_path(src.path())
+    .at(r.at)
+}
+
 /// Walk the input, cutting pieces; `emit` gets each piece and returns false
 /// to stop early.
 pub(crate) fn walk_pieces(
@@ -70,12 +129,25 @@ pub(crate) fn walk_pieces(
         // statistics of the packets before it stay with them.
         let full = o.records.is_some_and(|n| cur.count >= n) && super::closes_before(t);
         let cut = if full { splitter.cut() } else { None };
-        for plan in cut
-            .into_iter()
-            .chain(splitter.feed_sized(b.offset, t, b.len(), walk.bytes()))
-        {
+        let fed = match splitter.feed_sized(b.offset, t, b.len(), walk.bytes()) {
+            Ok(p) => p,
+            Err(r) => {
+                // The pieces before the block are complete.
+                let mut stop = cut.into_iter().chain(splitter.finish());
+                if let Some(plan) = stop.next() {
+                    let done = std::mem::take(&mut cur);
+                    push(namer, &mut report, plan, done, &mut emit);
+                }
+                if let Some(plan) = stop.next() {
+                    push(namer, &mut report, plan, cur, &mut emit);
+                }
+                progress.finish();
+                return Err(too_small(o, src, r, report.pieces.len()));
+            }
+        };
+        for plan in cut.into_iter().chain(fed) {
             let done = std::mem::take(&mut cur);
-            if !push(o, namer, &mut report, plan, done, &mut emit) {
+            if !push(namer, &mut report, plan, done, &mut emit) {
                 progress.finish();
                 return Ok(report);
             }
@@ -86,7 +158,7 @@ pub(crate) fn walk_pieces(
         }
     }
     if let Some(plan) = splitter.finish() {
-        push(o, namer, &mut report, plan, cur, &mut emit);
+        push(namer, &mut report, plan, cur, &mut emit);
     }
     progress.finish();
     Ok(report)
@@ -94,7 +166,6 @@ pub(crate) fn walk_pieces(
 
 /// Records a finished plan as a piece and hands its job to `emit`.
 fn push(
-    o: &SplitOpts,
     namer: &Namer,
     report: &mut SplitReport,
     plan: PiecePlan,
@@ -103,26 +174,12 @@ fn push(
 ) -> bool {
     let idx = report.pieces.len() as u64;
     let path = namer.path(idx);
-    let oversized = plan.len > o.size;
-    if oversized {
-        let at = plan.chunks.iter().find_map(|c| match c {
-            Chunk::Input(r) => Some(r.start),
-            Chunk::Bytes(_) => None,
-        });
-        log::warn!(
-            "block at byte {} does not fit in --size {} with the {}-byte section prefix ({} bytes in all): it goes alone in its own piece",
-            at.unwrap_or(0),
-            o.size,
-            plan.prefix.len(),
-            plan.len
-        );
-    }
     report.records += packets.count;
     report.pieces.push(Piece {
         path: path.clone(),
         bytes: plan.len,
         records: packets.count,
-        oversized,
+        oversized: false,
     });
     let entry = Entry {
         name: namer.file_name(idx),

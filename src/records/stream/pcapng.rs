@@ -8,9 +8,14 @@
 //! length when it ends) and written through to the sink like a record; the
 //! blocks the prefix keeps (SHB, IDB, DSB) are gathered whole first (they
 //! are small). After each, the sink's header becomes the prefix as it then
-//! stands ([`Prefix`], as in the split of a file), so the pieces are the
-//! file split's and join back to the stream. Memory: the prefix, one block
-//! head and the trailer, whatever the stream's length.
+//! stands (as [`Prefix`] in the split of a file: grown in place, one copy),
+//! so the pieces are the file split's and join back to the stream. Memory:
+//! the prefix (at most [`PREFIX_MAX`]), one block head and the trailer,
+//! whatever the stream's length.
+//!
+//! A block that does not fit in `--size` after the prefix stops the stream
+//! (exit 2), and so does a prefix that would outgrow [`PREFIX_MAX`] (exit
+//! 10); the pieces before the block are kept.
 
 use super::Walk;
 use super::sink::Sink;
@@ -18,12 +23,42 @@ use super::source::{Event, Source};
 use crate::error::{Error, Kind, Result};
 use crate::pcapng::block::check_body;
 use crate::pcapng::section::{Disposition, set_unknown_section_length};
-use crate::pcapng::{BlockHeader, DSB, IDB, Prefix, SHB, decode_header};
+use crate::pcapng::{BlockHeader, DSB, Endian, IDB, Prefix, SHB, decode_header};
 use crate::records::pcapng::{FINGERPRINT_LEN, is_packet};
 
 /// Bytes of a block other than SHB, IDB, DSB gathered before it is written:
 /// enough for the contents' lengths `check_body` reads and the fingerprint.
 const HEAD: usize = 64;
+
+/// The largest section prefix a stream split holds (its SHB, IDBs and
+/// DSBs so far), in bytes.
+pub(crate) const PREFIX_MAX: u64 = 8 << 20;
+
+/// Refuses a block that the prefix cannot take in `PREFIX_MAX` bytes, or
+/// that does not fit next to the prefix in `size`; `prefix` is the prefix's
+/// length before the block.
+fn fits(h: &BlockHeader, prefix: u64, size: u64, at: u64) -> Result<()> {
+    let len = u64::from(h.total_len);
+    let kept = if h.block_type == SHB { 0 } else { prefix };
+    let t = h.block_type;
+    if t != crate::pcapng::CUSTOM_NO_COPY && prefix + len > size {
+        return Err(Error::usage(format!(
+            "the block at byte {at} ({len} bytes) does not fit in --size {size} after the {prefix}-byte section prefix every piece of its section begins with: --size {} or more gets past it; the pieces before it are kept",
+            prefix + len
+        ))
+        .at(at));
+    }
+    if matches!(t, SHB | IDB | DSB) && kept + len > PREFIX_MAX {
+        return Err(Error::new(
+            Kind::NoMemory,
+            format!(
+                "the section prefix (SHB, IDBs and DSBs so far: {kept} bytes) would grow past the {PREFIX_MAX} bytes a stream split holds with this {len}-byte block; the pieces before it are kept"
+            ),
+        )
+        .at(at));
+    }
+    Ok(())
+}
 
 /// Reads the stream's first Section Header Block: the first piece's header
 /// (Section Length -1) and the prefix it starts.
@@ -34,6 +69,7 @@ pub(super) fn read_shb(w: &mut Walk, src: &mut Source, max: u32) -> Result<(Vec<
         true => decode_header(&b, None, max).map_err(|d| damage(d, at))?,
         false => return Err(ended_in_header(&b, at)),
     };
+    fits(&h, 0, u64::MAX, at)?;
     if !gather(w, src, &mut b, h.byte_len())? {
         return Err(ended_in_header(&b, at));
     }
@@ -110,9 +146,15 @@ pub(super) fn pump(
     w: &mut Walk,
     src: &mut Source,
     sink: &mut Sink,
-    mut prefix: Prefix,
+    prefix: Prefix,
     max: u32,
 ) -> Result<Option<i32>> {
+    // The prefix lives on as the sink's header (it starts as the SHB).
+    let mut sec = Section {
+        endian: prefix.endian(),
+        idb_end: sink.header_mut().len(),
+    };
+    drop(prefix);
     let mut state = State::Header;
     let mut b: Vec<u8> = Vec::with_capacity(HEAD);
     let mut start = w.offset;
@@ -131,8 +173,9 @@ pub(super) fn pump(
                     if b.len() < if shb { 16 } else { 8 } {
                         State::Header
                     } else {
-                        let h = decode_header(&b, prefix.endian(), max)
-                            .map_err(|d| damage(d, start))?;
+                        let h = decode_header(&b, sec.endian, max).map_err(|d| damage(d, start))?;
+                        let hdr = sink.header_mut().len() as u64;
+                        fits(&h, hdr, sink.rotation.size, start)?;
                         let need = if matches!(h.block_type, SHB | IDB | DSB) {
                             h.byte_len()
                         } else {
@@ -149,7 +192,7 @@ pub(super) fn pump(
                         let keep = begin(sink, &h, &mut b, start)?;
                         let left = u64::from(h.total_len) - need as u64;
                         if left == 0 {
-                            end(sink, &mut prefix, &h, &b);
+                            end(sink, &mut sec, &h, &b);
                             b.clear();
                             State::Header
                         } else {
@@ -179,7 +222,7 @@ pub(super) fn pump(
                         if keep {
                             sink.write(&b)?;
                         }
-                        end(sink, &mut prefix, &h, &[]);
+                        end(sink, &mut sec, &h, &[]);
                         b.clear();
                         State::Header
                     }
@@ -234,14 +277,35 @@ fn begin(sink: &mut Sink, h: &BlockHeader, b: &mut [u8], start: u64) -> Result<b
     Ok(true)
 }
 
+/// Where the IDBs of the prefix held as the sink's header end (the DSBs
+/// follow them), and the section's byte order.
+struct Section {
+    endian: Option<Endian>,
+    idb_end: usize,
+}
+
 /// The block is whole and written: count it, and let the prefix follow
 /// (`whole` is the whole block for SHB, IDB, DSB).
-fn end(sink: &mut Sink, prefix: &mut Prefix, h: &BlockHeader, whole: &[u8]) {
+fn end(sink: &mut Sink, sec: &mut Section, h: &BlockHeader, whole: &[u8]) {
     if crate::pcapng::section::disposition(h.block_type) != Disposition::Drop {
         sink.end_block(is_packet(h.block_type));
     }
-    if matches!(h.block_type, SHB | IDB | DSB) {
-        prefix.feed(h.block_type, whole);
-        sink.set_header(prefix.bytes());
+    let p = sink.header_mut();
+    match h.block_type {
+        SHB => {
+            p.clear();
+            p.extend_from_slice(whole);
+            set_unknown_section_length(p, h.endian);
+            sec.endian = Some(h.endian);
+            sec.idb_end = p.len();
+        }
+        IDB => {
+            // Before the DSBs: one move of their bytes, no copy of the prefix.
+            p.extend_from_slice(whole);
+            p[sec.idb_end..].rotate_right(whole.len());
+            sec.idb_end += whole.len();
+        }
+        DSB => p.extend_from_slice(whole),
+        _ => {}
     }
 }

@@ -248,9 +248,9 @@ impl Sink {
     }
 
     /// What the next piece begins with (pcapng: its section's prefix as it
-    /// stands now); the open piece is not touched.
-    pub(crate) fn set_header(&mut self, header: Vec<u8>) {
-        self.header = header;
+    /// stands now, changed in place); the open piece is not touched.
+    pub(crate) fn header_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.header
     }
 
     /// Close the open piece at its last whole record and rename it into
