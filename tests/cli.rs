@@ -21,7 +21,7 @@ fn options_take_name_equals_value() {
     std::fs::create_dir(&d).unwrap();
     let o = run(&["split", &f, &format!("--out-dir={d}"), "--size=100K"]);
     let out = ok(&o);
-    assert!(out.contains("limit 102400"), "{out}");
+    assert!(out.contains("limit 102400 bytes"), "{out}");
     let pieces = names(std::path::Path::new(&d));
     assert!(pieces.len() >= 3, "{pieces:?}");
     for p in &pieces {

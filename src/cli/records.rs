@@ -430,7 +430,7 @@ fn split_file(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome> {
     }
     writeln!(
         out,
-        "split {}: {} records, {} bytes ({}); {verb} {} pieces to {} (largest {} bytes, limit {})",
+        "split {}: {} records, {} bytes ({}); {verb} {} pieces to {} (largest {} bytes, limit {} bytes)",
         a.input.display(),
         r.records,
         r.input_bytes,

@@ -74,13 +74,14 @@ pub(super) fn split_stream(a: SplitArgs, out: &mut dyn Write) -> Result<Outcome>
     }
     writeln!(
         out,
-        "split {}: {} records, {} bytes ({}); wrote {} pieces to {}{}{}",
+        "split {}: {} records, {} bytes ({}); wrote {} pieces to {} (limit {} bytes){}{}",
         a.input.display(),
         r.records,
         r.bytes,
         r.layout,
         r.pieces.len(),
         a.out_dir.display(),
+        a.size,
         if r.kept < r.pieces.len() {
             format!(", kept the newest {}", r.kept)
         } else {
