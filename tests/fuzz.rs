@@ -13,7 +13,8 @@
 //! * when a split exits 0, `join` of its pieces is the input, bit for bit;
 //! * what `recover` writes passes `check`.
 //!
-//! `MMKIT_FUZZ_SEED` (default 0x5EED), `MMKIT_FUZZ_CASES` (default 160),
+//! `MMKIT_FUZZ_SEED` (default 0x5EED), `MMKIT_FUZZ_CASES` (default 300;
+//! 24 under emulation, where every spawn goes through QEMU),
 //! `MMKIT_FUZZ_ONLY=N` (run case N alone). A failure prints the seed and
 //! case to reproduce it.
 
@@ -477,7 +478,7 @@ impl Case<'_> {
 #[test]
 fn mutated_inputs_keep_every_promise() {
     let seed = env_u64("MMKIT_FUZZ_SEED", 0x5EED);
-    let cases = env_u64("MMKIT_FUZZ_CASES", 160);
+    let cases = env_u64("MMKIT_FUZZ_CASES", if emulated() { 24 } else { 300 });
     let only = std::env::var("MMKIT_FUZZ_ONLY")
         .ok()
         .map(|_| env_u64("MMKIT_FUZZ_ONLY", 0));
