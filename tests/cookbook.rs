@@ -181,20 +181,7 @@ fn setup() -> Env {
     for d in [&usb, &data, &bin] {
         std::fs::create_dir(d).unwrap();
     }
-    // `mmkit` on PATH: the binary under test (under MMKIT_TEST_RUNNER when
-    // one is set, as common::mmkit does).
-    let runner = std::env::var("MMKIT_TEST_RUNNER").unwrap_or_default();
-    let wrapper = bin.join("mmkit");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec {runner} '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_mmkit")
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    mmkit_on_path(&bin);
 
     let cap = t.join("capture.pcap");
     let capture = Env::s(&cap);
@@ -613,18 +600,7 @@ fn readme_ring_commands_survive_20_wraps() {
     let t = TempDir::new("cookbook-ring");
     let bin = t.join("bin");
     std::fs::create_dir(&bin).unwrap();
-    let runner = std::env::var("MMKIT_TEST_RUNNER").unwrap_or_default();
-    let wrapper = bin.join("mmkit");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec {runner} '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_mmkit")
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    mmkit_on_path(&bin);
     let cap = t.s("capture.pcap");
     mmkit_gen(&[&cap, "--layout", "pcap", "--size", "1M"]);
     for (i, cmd) in cmds.iter().enumerate() {
@@ -676,4 +652,21 @@ fn readme_ring_commands_survive_20_wraps() {
             assert!(c.status.success(), "{run}: {f}: {}", common::stdout(&c));
         }
     }
+}
+
+/// `bin/mmkit`: the binary under test (under MMKIT_TEST_RUNNER when one is
+/// set, as common::mmkit does), for commands run by `sh` with `bin` on PATH.
+fn mmkit_on_path(bin: &std::path::Path) {
+    let runner = std::env::var("MMKIT_TEST_RUNNER").unwrap_or_default();
+    let wrapper = bin.join("mmkit");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {runner} '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_mmkit")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

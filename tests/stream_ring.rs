@@ -480,6 +480,20 @@ fn name_time_and_align_name_pieces_by_the_clock() {
     }
 }
 
+/// ci/soak.sh on the binary under test with `env`: its stdout, printed,
+/// and the output.
+fn soak(env: &[(&str, &str)]) -> (String, std::process::Output) {
+    let o = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/soak.sh"))
+        .arg(env!("CARGO_BIN_EXE_mmkit"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("bash");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{out}");
+    (out, o)
+}
+
 /// ci/soak.sh on the binary under test: pcap and pcapng streams from a
 /// steady producer through rings with gzip, mv and rm as the command,
 /// then SIGHUP (the full-disk step is [`soak_full_disk_exits_5`]).
@@ -490,14 +504,7 @@ fn soak_ring_with_a_steady_producer() {
         println!("skipped under emulation: ci/qemu-user-matrix.sh soak runs the quick soak");
         return;
     }
-    let o = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/soak.sh"))
-        .arg(env!("CARGO_BIN_EXE_mmkit"))
-        .env("SOAK_FULL_DISK", "0")
-        .output()
-        .expect("bash");
-    let out = String::from_utf8_lossy(&o.stdout);
-    println!("{out}");
+    let (out, o) = soak(&[("SOAK_FULL_DISK", "0")]);
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(!out.contains("FAIL"), "{out}");
     assert!(out.matches("PASS").count() >= 7, "{out}");
@@ -512,15 +519,7 @@ fn soak_full_disk_exits_5() {
         println!("skipped under emulation: ci/qemu-user-matrix.sh soak runs the quick soak");
         return;
     }
-    let o = std::process::Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/soak.sh"))
-        .arg(env!("CARGO_BIN_EXE_mmkit"))
-        .env("SOAK_QUICK", "1")
-        .env("SOAK_FULL_DISK", "1")
-        .output()
-        .expect("bash");
-    let out = String::from_utf8_lossy(&o.stdout);
-    println!("{out}");
+    let (out, o) = soak(&[("SOAK_QUICK", "1"), ("SOAK_FULL_DISK", "1")]);
     assert!(out.contains("PASS soak full disk"), "{out}{}", stderr(&o));
     assert!(o.status.success(), "{out}{}", stderr(&o));
 }
