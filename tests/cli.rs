@@ -149,3 +149,19 @@ fn help_documents_the_spellings_and_quiet() {
     assert!(out.contains("errors only"), "{out}");
     assert!(out.contains("after the command"), "{out}");
 }
+
+/// The summary of a stream split gives the piece limit with its unit.
+#[test]
+fn a_stream_summary_gives_the_limit_in_bytes() {
+    let t = TempDir::new("cli-stream-limit");
+    let f = input(&t);
+    let d = t.s("p");
+    std::fs::create_dir(&d).unwrap();
+    let o = common::mmkit()
+        .args(["split", "-", "-o", &d, "--size", "100K", "--no-sync"])
+        .stdin(std::fs::File::open(&f).unwrap())
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(out.contains("(limit 102400 bytes)"), "{out}");
+}
