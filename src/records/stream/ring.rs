@@ -128,12 +128,19 @@ pub(crate) fn trim(
             }
             total = total.saturating_add(f.1);
         }
-        let over = b.pieces.is_some_and(|n| pieces > n)
-            || (pieces > 1
-                && (b.bytes.is_some_and(|m| total > m)
-                    || b.keep_free.is_some_and(|k| free_bytes(&namer.dir) < k)));
-        if !over {
+        let over_count = b.pieces.is_some_and(|n| pieces > n);
+        let over_space = pieces > 1
+            && (b.bytes.is_some_and(|m| total > m)
+                || b.keep_free.is_some_and(|k| free_bytes(&namer.dir) < k));
+        if !over_count && !over_space {
             return Ok(removed);
+        }
+        // A piece `--exec` has yet to finish takes its space twice while
+        // it runs (gzip writes NAME.gz beside NAME): the space bounds are
+        // judged once the command is done with it.
+        if !over_count && exec.pending().next().is_some() {
+            exec.wait_one();
+            continue;
         }
         let busy = exec.pending().any(|p| {
             p.file_name()
