@@ -80,10 +80,13 @@ pub(crate) struct Naming {
 }
 
 impl Naming {
-    /// The extension of a piece opened now (`.TIME.pcap`), if named by time.
+    /// The extension of a piece opened now (`.TIME.pcap`), if named by
+    /// time: now, or with `--align` the start of the interval it opens in.
     pub(crate) fn ext_now(&self) -> Option<String> {
         let (fmt, ext) = self.time.as_ref()?;
-        Some(format!(".{}{ext}", expand(fmt, now())))
+        let t = now();
+        let t = self.align.map_or(t, |a| t - t % a.max(1));
+        Some(format!(".{}{ext}", expand(fmt, t)))
     }
 
     /// When a piece opened now counts as opened: the last multiple of N
