@@ -399,7 +399,12 @@ fn the_exec_command_starts_with_default_signal_dispositions() {
             .find_map(|l| l.strip_prefix(key))
             .unwrap()
             .trim();
-        let mask = u64::from_str_radix(v, 16).unwrap() & !(3 << 31);
+        let mut mask = u64::from_str_radix(v, 16).unwrap() & !(3 << 31);
+        if common::emulated() {
+            // QEMU user mode keeps its own (host) real-time signals as they
+            // are in what it executes: only 1-31 are mmkit's to reset there.
+            mask &= 0x7fff_ffff;
+        }
         assert_eq!(mask, 0, "{key} {v}");
     }
 }
